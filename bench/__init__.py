@@ -1,0 +1,3 @@
+"""cartbench: shopping-cart peak-load benchmarks on real datastores."""
+
+__version__ = "0.1.0"

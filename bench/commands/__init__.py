@@ -1,0 +1,1 @@
+"""One module per CLI concern; ``bench.cli`` only wires them together."""

@@ -1,0 +1,89 @@
+"""The native launcher: datastores as local processes (the embedded default, no Docker).
+
+Each target module (``postgres``, ``redis_cluster``, ``cassandra``) exposes
+``up(spec, progress) -> Topology`` and ``wait_node_ready(topology, node)``.  Every node records
+the argv/user/env it was started with in ``Node.extra`` so stop/kill/pause/restart are generic.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import signal
+from pathlib import Path
+from types import ModuleType
+
+from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
+from bench.launchers.native import process
+
+_MODULES = {
+    "postgres": "bench.launchers.native.postgres",
+    "redis-cluster": "bench.launchers.native.redis_cluster",
+    "cassandra": "bench.launchers.native.cassandra",
+}
+
+
+def _module(target: str) -> ModuleType:
+    return importlib.import_module(_MODULES[target])
+
+
+def stop_nodes(nodes: list[Node], sig: int = signal.SIGTERM) -> None:
+    """Stop every node's process group (used by ``down`` and by failed ``up``s)."""
+    errors = []
+    for node in nodes:
+        sig_for_node = int(node.extra.get("stop_signal", sig))
+        try:
+            process.stop_group(node.pid, sig_for_node)
+        except Exception as exc:  # noqa: BLE001 - keep stopping the others
+            errors.append(f"{node.name}: {exc}")
+    if errors:
+        from bench.errors import InfraError
+
+        raise InfraError("could not stop " + "; ".join(errors))
+
+
+class NativeLauncher:
+    name = "native"
+
+    def __init__(self, keep_data: bool = False) -> None:
+        self.keep_data = keep_data
+
+    def up(self, spec: TargetSpec, progress: ProgressFn = no_progress) -> Topology:
+        process.validate_cpuset(spec.cpuset)
+        topo: Topology = _module(spec.target).up(spec, progress)
+        return topo
+
+    def down(self, topology: Topology) -> None:
+        stop_nodes(topology.nodes)
+        if not self.keep_data:
+            shutil.rmtree(topology.base_dir, ignore_errors=True)
+            for extra_dir in topology.extra.get("cleanup_dirs", []):
+                shutil.rmtree(extra_dir, ignore_errors=True)
+
+    def kill_node(self, topology: Topology, node: str) -> None:
+        process.stop_group(topology.node(node).pid, signal.SIGKILL, timeout=10)
+
+    def pause_node(self, topology: Topology, node: str) -> None:
+        pid = topology.node(node).pid
+        if pid:
+            process.signal_group(pid, signal.SIGSTOP)
+
+    def resume_node(self, topology: Topology, node: str) -> None:
+        pid = topology.node(node).pid
+        if pid:
+            process.signal_group(pid, signal.SIGCONT)
+
+    def restart_node(self, topology: Topology, node: str) -> None:
+        n = topology.node(node)
+        sig = int(n.extra.get("stop_signal", signal.SIGTERM))
+        process.stop_group(n.pid, sig)
+        proc = process.spawn(
+            n.extra["argv"],
+            Path(n.log_path or Path(topology.base_dir) / f"{n.name}.log"),
+            user=n.extra.get("user"),
+            cpuset=topology.resources.get("cpuset"),
+            env=n.extra.get("env"),
+            cwd=Path(n.extra["cwd"]) if n.extra.get("cwd") else None,
+        )
+        n.pid = proc.pid
+        _module(topology.target).wait_node_ready(topology, n)
