@@ -1,0 +1,78 @@
+"""Key choosers: which SKU and which cart an operation touches, and the catalog they index.
+
+All draws come from a caller-supplied ``random.Random`` so a run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from targets.base import Catalog, Product
+from workloads.profile import OPERATIONS, CatalogSpec, Profile, SkuDistribution
+
+
+def sku_name(i: int) -> str:
+    return f"sku-{i:06d}"
+
+
+def cart_name(i: int) -> str:
+    return f"cart-{i:06d}"
+
+
+def build_catalog(profile: Profile, seed: int) -> Catalog:
+    """The catalog a run prepares: ``products`` SKUs; the hot set (if any) gets ``hot_stock``."""
+    spec: CatalogSpec = profile.catalog
+    rng = random.Random(seed)
+    hot = profile.sku.hot_skus if profile.sku.kind == "hot-set" else 0
+    products = []
+    for i in range(spec.products):
+        stock = spec.hot_stock if (i < hot and spec.hot_stock is not None) else spec.stock
+        products.append(
+            Product(
+                sku=sku_name(i),
+                name=f"Product {i}",
+                price_cents=rng.randint(199, 49_999),
+                stock=stock,
+            )
+        )
+    return Catalog(products=tuple(products), seed=seed)
+
+
+class SkuChooser:
+    """Draws SKUs from a catalog's SKU list by a ``SkuDistribution``.
+
+    zipf: rank ``k`` (1-based, catalog order) has weight ``1 / k**s``; hot-set: the first
+    ``hot_skus`` SKUs get ``hot_fraction`` of draws (uniform within), the rest uniform.
+    """
+
+    def __init__(self, skus: list[str], dist: SkuDistribution) -> None:
+        if not skus:
+            raise ValueError("empty catalog")
+        self.skus = skus
+        self.dist = dist
+        self._cum: list[float] | None = None
+        if dist.kind == "zipf":
+            weights = (1.0 / (k**dist.s) for k in range(1, len(skus) + 1))
+            self._cum = list(itertools.accumulate(weights))
+        self._hot = min(dist.hot_skus, len(skus) - 1) if dist.kind == "hot-set" else 0
+
+    def choose(self, rng: random.Random) -> str:
+        if self._cum is not None:
+            return rng.choices(self.skus, cum_weights=self._cum, k=1)[0]
+        if self._hot:
+            if rng.random() < self.dist.hot_fraction:
+                return self.skus[rng.randrange(self._hot)]
+            return self.skus[rng.randrange(self._hot, len(self.skus))]
+        return self.skus[rng.randrange(len(self.skus))]
+
+
+class OperationMix:
+    """Draws operation names by the profile's weights."""
+
+    def __init__(self, mix: dict[str, float]) -> None:
+        self.ops = [op for op in OPERATIONS if mix.get(op, 0.0) > 0]
+        self._cum = list(itertools.accumulate(mix[op] for op in self.ops))
+
+    def choose(self, rng: random.Random) -> str:
+        return rng.choices(self.ops, cum_weights=self._cum, k=1)[0]
