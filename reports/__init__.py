@@ -1,0 +1,14 @@
+"""The HTML report and ``bench compare``: read stored results, never a datastore.
+
+Owned by the report. Data flows one way::
+
+    run dir ──load──▶ Run ──stats / regression──▶ numbers ──plots + render──▶ index.html
+                                                          └──compare────────▶ compare page
+
+Public API: ``render_report(run_dir) -> Path`` and
+``compare_runs(run_a, run_b, out=None, threshold=10.0) -> CompareResult``.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
