@@ -73,8 +73,17 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as exc:
+        # one line, like every other error; the full usage is one --help away
+        hint = (
+            f" (see: bench {exc.ctx.info_name} --help)"
+            if exc.ctx and exc.ctx.info_name != "bench"
+            else ""
+        )
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except CartbenchError as exc:
         click.echo(f"error: {exc.message}", err=True)

@@ -5,7 +5,7 @@
     ├── InfraError            exit 3: a datastore/engine/binary is missing or failed to start
     └── RegressionFound       exit 4: ``bench compare`` found a regression beyond the threshold
 
-Ctrl-C / SIGTERM exit with 130 after cleanup.  Every ``CartbenchError`` is printed by the CLI
+Ctrl-C / SIGTERM exit with 130 after cleanup (``Interrupted`` is a ``KeyboardInterrupt``).  Every ``CartbenchError`` is printed by the CLI
 as one line (``error: ...``) with no traceback.
 """
 
@@ -41,7 +41,9 @@ class RegressionFound(CartbenchError):
     exit_code = EXIT_REGRESSION
 
 
-class Interrupted(CartbenchError):
-    """Raised from a signal handler (SIGINT/SIGTERM) so ``finally`` blocks tear everything down."""
+class Interrupted(KeyboardInterrupt):
+    """Raised from the SIGTERM handler so ``finally`` blocks tear everything down, exactly as
+    for Ctrl-C. A ``KeyboardInterrupt`` (not an ``Exception``) so that no ``except Exception``
+    in a polling loop can swallow it."""
 
     exit_code = EXIT_INTERRUPTED

@@ -34,9 +34,7 @@ def expand_targets(target: str) -> list[str]:
     names = [t.strip() for t in target.split(",") if t.strip()]
     for name in names:
         if name not in TARGETS:
-            raise UsageError(
-                f"unknown target {name!r}; choose one of: {', '.join(TARGETS)}, all"
-            )
+            raise UsageError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)}, all")
     if not names:
         raise UsageError("no target given; choose one of: " + ", ".join(TARGETS) + ", all")
     return names

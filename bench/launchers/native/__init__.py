@@ -34,7 +34,7 @@ def stop_nodes(nodes: list[Node], sig: int = signal.SIGTERM) -> None:
         sig_for_node = int(node.extra.get("stop_signal", sig))
         try:
             process.stop_group(node.pid, sig_for_node)
-        except Exception as exc:  # noqa: BLE001 - keep stopping the others
+        except Exception as exc:
             errors.append(f"{node.name}: {exc}")
     if errors:
         from bench.errors import InfraError

@@ -29,7 +29,9 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def free_port(host: str = "127.0.0.1", start: int | None = None, avoid: set[int] | None = None) -> int:
+def free_port(
+    host: str = "127.0.0.1", start: int | None = None, avoid: set[int] | None = None
+) -> int:
     """A free TCP port on ``host``: the first free one from ``start`` upwards, or any."""
     avoid = avoid or set()
     if start is not None:
@@ -68,7 +70,9 @@ def validate_cpuset(cpuset: str | None) -> None:
             else:
                 cpus.add(int(part))
     except ValueError:
-        raise UsageError(f"invalid --cpuset {cpuset!r}; expected a CPU list like '1' or '0-1'") from None
+        raise UsageError(
+            f"invalid --cpuset {cpuset!r}; expected a CPU list like '1' or '0-1'"
+        ) from None
     missing = sorted(cpus - available)
     if missing:
         raise UsageError(
@@ -193,7 +197,7 @@ def wait_until(
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - a not-yet-ready server raises all sorts of things
+        except Exception:
             pass
         if alive is not None and not alive():
             raise InfraError(on_dead() if on_dead else f"{what}: process exited")

@@ -1,0 +1,240 @@
+"""``bench up`` / ``bench status`` / ``bench down``: topologies without load."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench import state
+from bench.errors import InfraError, UsageError
+from bench.launchers import get_launcher
+from bench.launchers.base import Launcher, TargetSpec, Topology, expand_targets
+from bench.launchers.native import process
+
+console = Console(stderr=True)
+out = Console()
+
+
+def target_option(default: str | None) -> Any:
+    return click.option(
+        "--target",
+        "-t",
+        default=default,
+        required=default is None,
+        show_default=True,
+        help="postgres, cassandra, redis-cluster or all (comma-separated list allowed).",
+    )
+
+
+def launcher_options(f: Any) -> Any:
+    f = click.option(
+        "--launcher",
+        default="native",
+        show_default=True,
+        type=click.Choice(["auto", "native", "docker", "external"]),
+        help="How targets are started: native processes, Docker containers, "
+        "or your existing endpoints (--endpoints FILE).",
+    )(f)
+    f = click.option(
+        "--endpoints",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="TOML file with existing endpoints (with --launcher external).",
+    )(f)
+    f = click.option(
+        "--nodes",
+        type=int,
+        default=None,
+        help="Node count (cassandra: default 3, 1 for quick runs; redis-cluster: 6).",
+    )(f)
+    f = click.option(
+        "--durability",
+        type=click.Choice(["default", "strict"]),
+        default="default",
+        show_default=True,
+        help="default = each datastore's shipped settings; "
+        "strict = durable on acknowledgement for all three.",
+    )(f)
+    f = click.option(
+        "--cpuset",
+        default=None,
+        help="Pin the target's processes to these CPUs (e.g. 1), leaving the rest "
+        "to the load generator. Default: no pinning.",
+    )(f)
+    f = click.option("--cpus", type=float, default=None, help="Docker: CPU limit per target.")(f)
+    f = click.option("--memory", default=None, help="Docker: memory limit per target (e.g. 6g).")(f)
+    return f
+
+
+def make_launcher(launcher: str, endpoints: Path | None) -> tuple[Launcher, str]:
+    """Resolve ``--launcher`` to an instance and the reason it was chosen."""
+    if launcher == "external":
+        if endpoints is None:
+            raise UsageError("--launcher external needs --endpoints FILE")
+        return get_launcher("external", endpoints_file=endpoints), "--launcher external"
+    if endpoints is not None:
+        raise UsageError("--endpoints is only valid with --launcher external")
+    if launcher == "auto":
+        try:
+            from bench.launchers.auto import choose_launcher
+        except ImportError:
+            return get_launcher("native"), "auto: docker launcher not available, using native"
+        name, reason = choose_launcher()
+        return get_launcher(name), f"auto: {reason}"
+    return get_launcher(launcher), f"--launcher {launcher}"
+
+
+def build_spec(target: str, run_id: str, opts: dict[str, Any]) -> TargetSpec:
+    base_dir = state.runs_dir() / run_id / target
+    return TargetSpec(
+        target=target,
+        run_id=run_id,
+        base_dir=base_dir,
+        nodes=opts.get("nodes"),
+        durability=opts.get("durability") or "default",
+        cpuset=opts.get("cpuset"),
+        cpus=opts.get("cpus"),
+        memory=opts.get("memory"),
+    )
+
+
+def progress(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def topology_table(topologies: list[Topology], alive: list[str] | None = None) -> Table:
+    table = Table(title="cartbench targets")
+    for col in (
+        "target",
+        "launcher",
+        "nodes",
+        "endpoints",
+        "version",
+        "durability settings",
+        "cpuset",
+        "time to ready",
+    ):
+        table.add_column(col)
+    if alive is not None:
+        table.add_column("alive")
+    for i, t in enumerate(topologies):
+        first = t.nodes[0] if t.nodes else None
+        endpoints = f"{first.host}:{first.port}" if first else "-"
+        if len(t.nodes) > 1:
+            endpoints += f" (+{len(t.nodes) - 1})"
+        durable = {
+            k: v
+            for k, v in t.settings.items()
+            if k
+            in (
+                "fsync",
+                "synchronous_commit",
+                "appendonly",
+                "appendfsync",
+                "commitlog_sync",
+                "commitlog_sync_period",
+                "commitlog_sync_group_window",
+            )
+        }
+        table.add_row(
+            t.target,
+            t.launcher,
+            str(len(t.nodes)),
+            endpoints,
+            t.version,
+            f"{t.durability}: " + " ".join(f"{k}={v}" for k, v in durable.items()),
+            str(t.resources.get("cpuset") or "-"),
+            f"{t.time_to_ready_s:.1f} s",
+            *([alive[i]] if alive is not None else []),
+        )
+    return table
+
+
+def bring_up(targets: list[str], opts: dict[str, Any]) -> list[Topology]:
+    """Start each target; on any failure or interrupt, tear down what this call started."""
+    process.validate_cpuset(opts.get("cpuset"))  # bad input fails before anything is printed
+    launcher, reason = make_launcher(opts.get("launcher") or "native", opts.get("endpoints"))
+    progress(f"launcher: {launcher.name} ({reason})")
+    run_id = state.new_run_id()
+    started: list[Topology] = []
+    try:
+        for target in targets:
+            if state.load(target) is not None:
+                raise UsageError(
+                    f"{target} is already up (see `bench status`); run `bench down --target {target}` first"
+                )
+            topo = launcher.up(build_spec(target, run_id, opts), progress)
+            topo.extra["launcher_reason"] = reason
+            state.save(topo)
+            started.append(topo)
+    except BaseException:
+        for topo in reversed(started):
+            try:
+                launcher.down(topo)
+            finally:
+                state.forget(topo.target)
+        raise
+    return started
+
+
+def tear_down(topologies: list[Topology]) -> None:
+    failures = []
+    for topo in topologies:
+        try:
+            get_launcher(topo.launcher).down(topo)
+            state.forget(topo.target)
+            progress(f"{topo.target}: stopped")
+        except InfraError as exc:
+            failures.append(f"{topo.target}: {exc}")
+    if failures:
+        raise InfraError("; ".join(failures))
+
+
+@click.command()
+@target_option(None)
+@launcher_options
+def up(target: str, **opts: Any) -> None:
+    """Start datastore topologies and wait until they are really ready."""
+    targets = expand_targets(target)
+    topologies = bring_up(targets, opts)
+    out.print(topology_table(topologies))
+
+
+@click.command()
+def status() -> None:
+    """Show what is running (from the state directory)."""
+    topologies = state.load_all()
+    if not topologies:
+        out.print("nothing is running")
+        return
+    alive = [
+        f"{sum(process.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
+        if t.launcher == "native"
+        else "-"
+        for t in topologies
+    ]
+    out.print(topology_table(topologies, alive))
+
+
+@click.command()
+@target_option("all")
+def down(target: str) -> None:
+    """Stop running topologies (all by default) and remove their data."""
+    wanted = set(expand_targets(target))
+    topologies = [t for t in state.load_all() if t.target in wanted]
+    cleaned = 0
+    try:
+        from bench.launchers.docker import cleanup_leftovers
+
+        cleaned = cleanup_leftovers()
+    except Exception:
+        cleaned = 0
+    if not topologies and not cleaned:
+        out.print("nothing to stop")
+        return
+    tear_down(topologies)

@@ -1,0 +1,49 @@
+"""Session-wide fixtures: each real target is started once per test session (by the native
+launcher, in a private state directory) and stopped at the end, asserting nothing is left."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.launchers.base import TargetSpec, Topology
+
+
+@pytest.fixture(scope="session")
+def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cartbench-state")
+    os.environ["CARTBENCH_STATE"] = str(root)
+    return root
+
+
+def _start(target: str, root: Path, **kw: object) -> Iterator[Topology]:
+    from bench.launchers.native import NativeLauncher, process
+
+    launcher = NativeLauncher()
+    spec = TargetSpec(target=target, run_id=f"test-{target}", base_dir=root / target, **kw)  # type: ignore[arg-type]
+    topo = launcher.up(spec)
+    try:
+        yield topo
+    finally:
+        launcher.down(topo)
+        leftovers = [n.name for n in topo.nodes if n.pid and process.group_members(n.pid)]
+        assert not leftovers, f"{target}: processes left after down: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def postgres_topology(state_root: Path) -> Iterator[Topology]:
+    yield from _start("postgres", state_root)
+
+
+@pytest.fixture(scope="session")
+def redis_topology(state_root: Path) -> Iterator[Topology]:
+    yield from _start("redis-cluster", state_root)
+
+
+@pytest.fixture(scope="session")
+def cassandra_topology(state_root: Path) -> Iterator[Topology]:
+    nodes = int(os.environ.get("CARTBENCH_TEST_CASSANDRA_NODES", "3"))
+    yield from _start("cassandra", state_root, nodes=nodes)
