@@ -1,0 +1,350 @@
+"""Redis Cluster cart store: a hash per cart, per-SKU inventory behind Lua, a checkout saga.
+
+Owned by the cart-store work.  Keys (``{...}`` is the cluster hash tag)::
+
+    product:{<sku>}              hash  name, price_cents, stock   (one slot per SKU)
+    cart:{<cart_id>}             hash  sku → qty
+    checkout:{<cart_id>}         hash  sku → qty   (a cart claimed by an in-flight checkout)
+    order:{<cart_id>}:<order_id> hash  sku → qty   (a placed order)
+
+Everything about one cart shares the cart's slot, so claiming a cart, restoring it and turning
+the claim into an order are each single atomic commands.  Inventory is *not* co-located: one
+``{inventory}`` slot would make checkout atomic but put every stock update on one master (the
+hot shard the cluster exists to avoid).  So checkout is a saga, in this order:
+
+1. claim: atomically RENAME ``cart:{c}`` → ``checkout:{c}`` (refused → conflict if a claim
+   already exists: a concurrent or crashed checkout of the same cart);
+2. for each SKU in sorted order, a Lua check-and-decrement on ``product:{sku}``
+   (``stock >= qty`` else refuse) — atomic per SKU, so no oversell while masters survive;
+3. on a refusal: re-increment the SKUs already decremented (compensation), merge the claim
+   back into the cart → out_of_stock;
+4. RENAME ``checkout:{c}`` → ``order:{c}:<id>`` — the order exists exactly when the claim is
+   consumed.
+
+Failure modes (docs/SEMANTICS.md): a client/driver failure between 2 and 4 leaves stock
+decremented with no order and a dangling claim (stock lost, never oversold; the cart's next
+checkout answers conflict); replication is asynchronous, so a master failover can lose an
+acknowledged decrement and oversell, unless ``wait_replicas`` ≥ 1 makes every write wait for a
+replica's ack (``WAIT``; a write without the ack answers ``timeout``: it may or may not
+survive).  Between 2 and 4 other clients see lower stock without an order (no isolation).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis import exceptions as rexc
+from redis.cluster import ClusterNode, RedisCluster
+from redis.connection import BlockingConnectionPool
+
+from bench.errors import InfraError
+from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
+from targets.reference import invalid_args, invalid_qty
+
+#: KEYS[1] product, ARGV[1] qty → new stock, -1 unknown SKU, -2 not enough stock.
+DECREMENT = """
+local s = redis.call('HGET', KEYS[1], 'stock')
+if not s then return -1 end
+local q = tonumber(ARGV[1])
+if tonumber(s) < q then return -2 end
+return redis.call('HINCRBY', KEYS[1], 'stock', -q)
+"""
+#: KEYS[1] cart, KEYS[2] claim → -1 already claimed, 0 empty cart, else the claimed items.
+CLAIM = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return redis.call('HGETALL', KEYS[2])
+"""
+#: KEYS[1] claim, KEYS[2] cart: merge the claimed items back into the cart.
+RESTORE = """
+local items = redis.call('HGETALL', KEYS[1])
+for i = 1, #items, 2 do redis.call('HINCRBY', KEYS[2], items[i], items[i + 1]) end
+redis.call('DEL', KEYS[1])
+return #items / 2
+"""
+
+
+class _NotReplicated(Exception):
+    """WAIT returned fewer replica acks than asked for within the timeout."""
+
+
+class _Refused(Exception):
+    """Internal: a SKU was short of stock during the saga."""
+
+
+def product_key(sku: str) -> str:
+    return f"product:{{{sku}}}"
+
+
+def cart_key(cart_id: str) -> str:
+    return f"cart:{{{cart_id}}}"
+
+
+def claim_key(cart_id: str) -> str:
+    return f"checkout:{{{cart_id}}}"
+
+
+def order_key(cart_id: str, order_id: str) -> str:
+    return f"order:{{{cart_id}}}:{order_id}"
+
+
+def outcome_of(exc: BaseException) -> Outcome:
+    if isinstance(exc, rexc.TimeoutError | _NotReplicated):
+        return Outcome.TIMEOUT
+    if isinstance(exc, rexc.ConnectionError | rexc.ClusterDownError | rexc.ClusterError
+                  | rexc.TryAgainError | rexc.ReadOnlyError | rexc.MasterDownError):
+        return Outcome.UNAVAILABLE
+    if isinstance(exc, rexc.ResponseError) and str(exc).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+        return Outcome.UNAVAILABLE
+    return Outcome.ERROR
+
+
+class RedisClusterStore:
+    name = "redis-cluster"
+
+    def __init__(
+        self,
+        endpoints: dict[str, Any],
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+        max_connections: int = 64,
+        pool_timeout_s: float = 30.0,
+        socket_timeout_s: float = 5.0,
+    ) -> None:
+        make_node: Any = ClusterNode  # redis-py's cluster module is untyped
+        nodes = [make_node(str(h), int(p)) for h, p in endpoints.get("startup_nodes", [])]
+        if not nodes:
+            raise InfraError("redis-cluster: endpoints have no startup_nodes")
+        if wait_replicas < 0 or max_connections < 1:
+            raise InfraError("redis-cluster: wait_replicas must be >= 0 and max_connections >= 1")
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+        self.max_connections = max_connections
+        self.socket_timeout_s = socket_timeout_s
+        first = nodes[0]
+        try:
+            # connection_pool_class is only honoured on the url= path (redis-py 8.1
+            # NodesManager.create_redis_node); the blocking pool makes callers beyond
+            # max_connections (per node) wait up to `timeout` instead of raising
+            # MaxConnectionsError.
+            self._rc: Any = RedisCluster(
+                url=f"redis://{first.host}:{first.port}",
+                startup_nodes=nodes,
+                connection_pool_class=BlockingConnectionPool,
+                max_connections=max_connections,
+                timeout=pool_timeout_s,
+                socket_timeout=socket_timeout_s,
+                socket_connect_timeout=socket_timeout_s,
+                decode_responses=True,
+            )
+        except rexc.RedisError as exc:
+            raise InfraError(f"redis-cluster: cannot connect to {first.host}:{first.port}: {exc}") from exc
+        self._sha = {name: self._rc.script_load(src) for name, src in self._scripts().items()}
+
+    @staticmethod
+    def _scripts() -> dict[str, str]:
+        return {"decrement": DECREMENT, "claim": CLAIM, "restore": RESTORE}
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(self, key: str, *command: Any) -> Any:
+        """Run one command routed by ``key``; with ``wait_replicas``, follow it by ``WAIT`` on
+        the same connection (WAIT only counts the connection's own writes)."""
+        if not self.wait_replicas:
+            return self._rc.execute_command(*command)
+        node = self._rc.get_node_from_key(key)
+        pipe = node.redis_connection.pipeline(transaction=False)
+        pipe.execute_command(*command)
+        pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+        result, acked = pipe.execute(raise_on_error=False)
+        if isinstance(result, rexc.ResponseError) and str(result).startswith(("MOVED", "ASK")):
+            self._rc.nodes_manager.initialize()  # topology changed (failover): refresh
+        if isinstance(result, Exception):
+            raise result
+        if int(acked) < self.wait_replicas:
+            raise _NotReplicated(f"WAIT {self.wait_replicas}: {acked} replica(s) acked")
+        return result
+
+    def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self._call(keys[0], "EVALSHA", self._sha[name], len(keys), *keys, *args)
+        except rexc.NoScriptError:  # a node that restarted/failed over lost its script cache
+            return self._call(keys[0], "EVAL", self._scripts()[name], len(keys), *keys, *args)
+
+    def _run(self, fn: Callable[[], OpResult]) -> OpResult:
+        try:
+            return fn()
+        except Exception as exc:  # outcomes are values
+            return OpResult(outcome_of(exc), error=exc)
+
+    def _product_exists(self, sku: str) -> bool:
+        return bool(self._rc.exists(product_key(sku)))
+
+    # -- contract ------------------------------------------------------------------------
+
+    def prepare(self, catalog: Catalog) -> PrepareReport:
+        t0 = time.perf_counter()
+        self._rc.flushall(target_nodes=RedisCluster.PRIMARIES)
+        batch = 2000
+        products = catalog.products
+        for start in range(0, len(products), batch):
+            pipe = self._rc.pipeline()
+            for p in products[start:start + batch]:
+                pipe.hset(product_key(p.sku), mapping={
+                    "name": p.name, "price_cents": p.price_cents, "stock": p.stock,
+                })
+            pipe.execute()
+        if self.wait_replicas:
+            for node in self._rc.get_primaries():
+                # a fresh connection has no writes of its own: WAIT on it proves nothing, so
+                # wait for every replica's offset to catch up with its master instead
+                self._wait_replicas_caught_up(node)
+        return PrepareReport(products=len(products), seconds=time.perf_counter() - t0)
+
+    def _wait_replicas_caught_up(self, node: Any, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = node.redis_connection.info("replication")
+            offset = int(info.get("master_repl_offset", 0))
+            lags = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+            if all(int(s.get("offset", 0)) >= offset for s in lags):
+                return
+            time.sleep(0.05)
+        raise InfraError(f"redis-cluster: replicas of {node.name} did not catch up in {timeout_s} s")
+
+    def browse(self, sku: str) -> OpResult:
+        if bad := invalid_args(sku=sku):
+            return bad
+
+        def op() -> OpResult:
+            h = self._rc.hgetall(product_key(sku))
+            if not h:
+                return OpResult(Outcome.NOT_FOUND)
+            return OpResult(Outcome.OK, Product(sku, h["name"], int(h["price_cents"]), int(h["stock"])))
+
+        return self._run(op)
+
+    def add_item(self, cart_id: str, sku: str, qty: int) -> OpResult:
+        if bad := invalid_args(cart_id, sku) or invalid_qty(qty, allow_zero=False):
+            return bad
+
+        def op() -> OpResult:
+            if not self._product_exists(sku):
+                return OpResult(Outcome.NOT_FOUND)
+            key = cart_key(cart_id)
+            self._call(key, "HINCRBY", key, sku, qty)
+            return OpResult(Outcome.OK)
+
+        return self._run(op)
+
+    def set_quantity(self, cart_id: str, sku: str, qty: int) -> OpResult:
+        if bad := invalid_args(cart_id, sku) or invalid_qty(qty, allow_zero=True):
+            return bad
+        if qty == 0:
+            return self.remove_item(cart_id, sku)  # an unknown SKU is never in a cart
+
+        def op() -> OpResult:
+            if not self._product_exists(sku):
+                return OpResult(Outcome.NOT_FOUND)
+            key = cart_key(cart_id)
+            self._call(key, "HSET", key, sku, qty)
+            return OpResult(Outcome.OK)
+
+        return self._run(op)
+
+    def remove_item(self, cart_id: str, sku: str) -> OpResult:
+        if bad := invalid_args(cart_id, sku):
+            return bad
+
+        def op() -> OpResult:
+            key = cart_key(cart_id)
+            removed = self._call(key, "HDEL", key, sku)
+            return OpResult(Outcome.OK if removed else Outcome.NOT_FOUND)
+
+        return self._run(op)
+
+    def view_cart(self, cart_id: str) -> OpResult:
+        if bad := invalid_args(cart_id):
+            return bad
+        return self._run(lambda: OpResult(Outcome.OK, {
+            sku: int(q) for sku, q in self._rc.hgetall(cart_key(cart_id)).items()
+        }))
+
+    def checkout(self, cart_id: str) -> OpResult:
+        if bad := invalid_args(cart_id):
+            return bad
+        cart, claim = cart_key(cart_id), claim_key(cart_id)
+        try:
+            claimed = self._script("claim", [cart, claim], [])
+        except Exception as exc:
+            return OpResult(outcome_of(exc), error=exc)
+        if claimed == 0:
+            return OpResult(Outcome.NOT_FOUND)
+        if claimed == -1:
+            return OpResult(Outcome.CONFLICT, error=RuntimeError(f"cart {cart_id} already claimed"))
+        items = {claimed[i]: int(claimed[i + 1]) for i in range(0, len(claimed), 2)}
+        done: list[tuple[str, int]] = []
+        try:
+            for sku in sorted(items):
+                left = self._script("decrement", [product_key(sku)], [items[sku]])
+                if int(left) < 0:
+                    raise _Refused(sku)
+                done.append((sku, items[sku]))
+            order_id = uuid.uuid4().hex
+            self._call(claim, "RENAME", claim, order_key(cart_id, order_id))
+            return OpResult(Outcome.OK, order_id)
+        except _Refused:
+            return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK))
+        except Exception as exc:
+            # An ambiguous failure (timeout) may have applied the last step; we still undo
+            # what we know we did.  Leaving a decrement that did apply is undersell, not oversell.
+            return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc))
+
+    def _compensate(self, cart_id: str, done: list[tuple[str, int]], result: OpResult) -> OpResult:
+        try:
+            for sku, qty in reversed(done):
+                key = product_key(sku)
+                self._call(key, "HINCRBY", key, "stock", qty)
+            self._script("restore", [claim_key(cart_id), cart_key(cart_id)], [])
+        except Exception as exc:
+            if result.error is None:  # out_of_stock whose undo failed: report the failure
+                return OpResult(outcome_of(exc), error=exc)
+        return result
+
+    def snapshot(self) -> Snapshot:
+        snap = Snapshot()
+        rc = self._rc
+        for key in rc.scan_iter(match="cart:*", count=1000):
+            snap.carts[key[len("cart:{"):-1]] = {k: int(v) for k, v in rc.hgetall(key).items()}
+        for key in rc.scan_iter(match="order:*", count=1000):
+            tag, order_id = key[len("order:{"):].rsplit("}:", 1)
+            items = {k: int(v) for k, v in rc.hgetall(key).items()}
+            snap.orders.append(Order(order_id=order_id, cart_id=tag, items=items))
+        keys = list(rc.scan_iter(match="product:*", count=1000))
+        pipe = rc.pipeline()
+        for key in keys:
+            pipe.hget(key, "stock")
+        for key, stock in zip(keys, pipe.execute(), strict=True):
+            snap.inventory[key[len("product:{"):-1]] = int(stock)
+        snap.carts = {c: items for c, items in snap.carts.items() if items}
+        return snap
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "store": "redis-cluster",
+            "driver": f"redis-py {redis.__version__}",
+            "pool": "BlockingConnectionPool per node",
+            "max_connections_per_node": self.max_connections,
+            "wait_replicas": self.wait_replicas,
+            "wait_timeout_ms": self.wait_timeout_ms,
+            "socket_timeout_s": self.socket_timeout_s,
+            "inventory_layout": "one slot per SKU; checkout saga with compensation",
+        }
+
+    def close(self) -> None:
+        self._rc.close()
