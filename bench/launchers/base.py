@@ -56,7 +56,7 @@ class TargetSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
+        if self.target not in (*TARGETS, "reference"):
             raise UsageError(f"unknown target {self.target!r}; choose one of: {', '.join(TARGETS)}")
         if self.durability not in DURABILITY_PRESETS:
             raise UsageError(

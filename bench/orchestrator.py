@@ -1,0 +1,276 @@
+"""``bench run``: for each target in turn, launcher up → prepare → load → audit → down.
+
+The orchestrator owns the *run*: its directory, its ``results.json`` (run context + one block
+per target) and the order of things. It delegates everything else: launchers start
+datastores, stores talk to them, the engine offers load and measures, the ledger audits,
+``reports`` renders. A target that fails is recorded as failed and the next one still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.context import run_context
+from bench.errors import CartbenchError, InfraError
+from bench.launchers.base import Launcher, ProgressFn, TargetSpec, Topology
+
+SCHEMA_VERSION = 1
+log = logging.getLogger("cartbench")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_dir(parent: Path) -> tuple[str, Path]:
+    run_id = secrets.token_hex(3)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = parent / f"{stamp}-{run_id}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    return run_id, run_dir
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
+    tmp.replace(path)
+
+
+def public_topology(topo: Topology) -> dict[str, Any]:
+    """The topology as recorded in results (no passwords)."""
+    endpoints = {k: v for k, v in topo.endpoints.items() if k not in ("password", "dsn")}
+    return {
+        "launcher": topo.launcher,
+        "launcher_reason": topo.extra.get("launcher_reason"),
+        "version": topo.version,
+        "durability": topo.durability,
+        "settings": topo.settings,
+        "resources": topo.resources,
+        "time_to_ready_s": topo.time_to_ready_s,
+        "endpoints": endpoints,
+        "nodes": [{"name": n.name, "host": n.host, "port": n.port, "role": n.role} for n in topo.nodes],
+    }
+
+
+@dataclass
+class RunResults:
+    """The in-memory ``results.json``; ``flush()`` writes it atomically."""
+
+    run_dir: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "results.json"
+
+    def target(self, name: str) -> dict[str, Any]:
+        targets: dict[str, Any] = self.data.setdefault("targets", {})
+        block: dict[str, Any] = targets.setdefault(name, {"status": "pending", "error": None})
+        return block
+
+    def flush(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+
+@dataclass
+class RunOptions:
+    targets: list[str]
+    profile: Any  # workloads.profile.Profile
+    seed: int = 42
+    workers: int = 0
+    in_flight_cap: int = 256
+    nodes: int | None = None
+    durability: str = "default"
+    cpuset: str | None = None
+    generator_cpuset: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    store_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slo_p99_9_ms: float = 300.0
+
+
+def setup_logging(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def run_all(
+    opts: RunOptions,
+    launcher: Launcher,
+    launcher_reason: str,
+    out_parent: Path,
+    *,
+    progress: ProgressFn,
+    on_interval: Callable[[str, Any], None] | None = None,
+    state_dir: Path,
+) -> tuple[Path, RunResults]:
+    """Run every target; returns the run dir and results. Raises KeyboardInterrupt after
+    recording partial results if interrupted (the caller renders the report and exits 130)."""
+    run_id, run_dir = new_run_dir(out_parent)
+    handler = setup_logging(run_dir)
+    results = RunResults(run_dir)
+    results.data = {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "id": run_id,
+            "started_at": utc_now(),
+            "ended_at": None,
+            "profile": dict(opts.profile.to_json(), seed=opts.seed),
+            "launcher": launcher.name,
+            "launcher_reason": launcher_reason,
+            "seed": opts.seed,
+            "generator": {
+                "workers": opts.workers,
+                "cpuset": opts.generator_cpuset,
+                "in_flight_cap": opts.in_flight_cap,
+            },
+            "targets_requested": opts.targets,
+            **run_context(),
+        },
+        "targets": {},
+    }
+    results.flush()
+    progress(f"run {run_id}: results in {run_dir}")
+    try:
+        for target in opts.targets:
+            results.target(target)
+        for target in opts.targets:
+            _run_target(target, opts, launcher, results, run_dir, progress, on_interval, state_dir)
+    except KeyboardInterrupt:
+        for block in results.data["targets"].values():
+            if block["status"] in ("pending", "running"):
+                block["status"] = "interrupted"
+                block["error"] = "interrupted by the user"
+        raise
+    finally:
+        results.data["run"]["ended_at"] = utc_now()
+        results.flush()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    return run_dir, results
+
+
+def _run_target(
+    target: str,
+    opts: RunOptions,
+    launcher: Launcher,
+    results: RunResults,
+    run_dir: Path,
+    progress: ProgressFn,
+    on_interval: Callable[[str, Any], None] | None,
+    state_dir: Path,
+) -> None:
+    from bench import engine
+    from targets import open_store
+    from workloads import build_catalog
+
+    block = results.target(target)
+    block["status"] = "running"
+    block["started_at"] = utc_now()
+    results.flush()
+    run_id = results.data["run"]["id"]
+    spec = TargetSpec(
+        target=target, run_id=run_id, base_dir=state_dir / "runs" / run_id / target,
+        nodes=opts.nodes if target == "cassandra" else None, durability=opts.durability,
+        cpuset=opts.cpuset, cpus=opts.cpus, memory=opts.memory,
+        max_connections=max(300, opts.in_flight_cap + 50),
+    )
+    topo: Topology | None = None
+    store = None
+    try:
+        progress(f"{target}: starting ({launcher.name})")
+        topo = launcher.up(spec, progress)
+        block["topology"] = public_topology(topo)
+        results.flush()
+        store_opts = dict(opts.store_options.get(target, {}))
+        if target != "reference":
+            store_opts.setdefault("durability", opts.durability)
+        store = open_store(target, topo.endpoints, _accepted(target, store_opts))
+        catalog = build_catalog(opts.profile, opts.seed)
+        progress(f"{target}: seeding {len(catalog.products)} products")
+        prep = store.prepare(catalog)
+        block["prepare"] = {"products": prep.products, "seconds": round(prep.seconds, 3)}
+        block["store"] = store.settings()
+        progress(f"{target}: seeded in {prep.seconds:.1f} s; offering load ({opts.profile.name})")
+        results.flush()
+
+        def interval_cb(stats: Any) -> None:
+            if on_interval is not None:
+                on_interval(target, stats)
+
+        load = engine.run_load(
+            store, target=target, profile=opts.profile, run_dir=run_dir, seed=opts.seed,
+            workers=opts.workers, in_flight_cap=opts.in_flight_cap, on_interval=interval_cb,
+            catalog=catalog, partial=lambda partial: _merge_partial(results, target, partial),
+        )
+        block.update(load.to_json())
+        progress(f"{target}: load done; auditing acknowledged writes")
+        snapshot = store.snapshot()
+        block["audit"] = load.ledger.audit(snapshot, catalog)
+        block["slo"] = _slo(block, opts.slo_p99_9_ms)
+        block["status"] = "ok"
+    except CartbenchError as exc:
+        block["status"] = "failed"
+        block["error"] = exc.message
+        progress(f"[red]{target}: failed: {exc.message}[/red]")
+        log.error("%s failed: %s", target, exc.message)
+    except Exception as exc:  # noqa: BLE001 - one target's bug must not lose the others' results
+        block["status"] = "failed"
+        block["error"] = f"{type(exc).__name__}: {exc}"
+        progress(f"[red]{target}: failed: {type(exc).__name__}: {exc}[/red]")
+        log.exception("%s failed", target)
+    finally:
+        block["ended_at"] = utc_now()
+        results.flush()
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing %s store", target)
+        if topo is not None:
+            progress(f"{target}: stopping")
+            t0 = time.monotonic()
+            launcher.down(topo)
+            log.info("%s stopped in %.1f s", target, time.monotonic() - t0)
+
+
+def _accepted(target: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Store options each store understands (the durability preset maps to store settings)."""
+    durability = opts.pop("durability", "default")
+    if target == "redis-cluster" and durability == "strict":
+        opts.setdefault("wait_replicas", 1)
+    return opts
+
+
+def _merge_partial(results: RunResults, target: str, partial: dict[str, Any]) -> None:
+    """Called by the engine every second with the target's results so far."""
+    block = results.target(target)
+    block.update(partial)
+    results.flush()
+
+
+def _slo(block: dict[str, Any], p99_9_ms: float) -> dict[str, Any]:
+    worst = 0.0
+    for op in block.get("operations", {}).values():
+        worst = max(worst, float(op["latency_ms"]["intended"]["p99_9"]))
+    return {"p99_9_ms": p99_9_ms, "worst_op_p99_9_ms": worst, "met": worst <= p99_9_ms}
+
+
+def failed_targets(results: RunResults) -> list[str]:
+    return [t for t, b in results.data.get("targets", {}).items() if b.get("status") != "ok"]
+
+
+__all__ = ["InfraError", "RunOptions", "RunResults", "failed_targets", "run_all"]
