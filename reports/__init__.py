@@ -11,4 +11,6 @@ Public API: ``render_report(run_dir) -> Path`` and
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from reports.render import render_report
+
+__all__ = ["render_report"]

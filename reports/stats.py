@@ -70,17 +70,18 @@ class Column:
     key: str
     title: str
     higher_is_better: bool | None  # None: not ranked
+    unit: str  # "ops" | "ms" | "pct" | "count": how the page formats it
 
 
 SUMMARY_COLUMNS = (
-    Column("peak_ops_s", "Peak sustained ops/s", True),
-    Column("p99_at_peak_ms", "p99 at peak (ms)", False),
-    Column("p99_9_at_peak_ms", "p99.9 at peak (ms)", False),
-    Column("p99_9_worst_ms", "Worst-op p99.9, whole run (ms)", False),
-    Column("error_pct", "Errors (% of offered)", False),
-    Column("dropped", "Dropped", False),
-    Column("writes_lost", "Acked writes lost", False),
-    Column("oversold_skus", "Oversold SKUs", False),
+    Column("peak_ops_s", "Peak sustained ops/s", True, "ops"),
+    Column("p99_at_peak_ms", "p99 at peak (ms)", False, "ms"),
+    Column("p99_9_at_peak_ms", "p99.9 at peak (ms)", False, "ms"),
+    Column("p99_9_worst_ms", "Worst-op p99.9, whole run (ms)", False, "ms"),
+    Column("error_pct", "Errors (% of offered)", False, "pct"),
+    Column("dropped", "Dropped", False, "count"),
+    Column("writes_lost", "Acked writes lost", False, "count"),
+    Column("oversold_skus", "Oversold SKUs", False, "count"),
 )
 
 
@@ -371,3 +372,35 @@ def bands(items: Sequence[dict[str, Any]] | None, label_key: str) -> list[
         except (KeyError, TypeError, ValueError):
             continue
     return out
+
+
+@dataclass(frozen=True)
+class OperationRow:
+    op: str
+    count: int
+    errors: int
+    error_pct: float | None
+    intended: dict[str, float | None]
+    service: dict[str, float | None]
+
+
+LATENCY_KEYS = ("p50", "p90", "p99", "p99_9", "p99_99", "max")
+
+
+def operation_rows(target: dict[str, Any]) -> list[OperationRow]:
+    """The per-operation table of one target (whole run, from results.json)."""
+    rows = []
+    for op, data in (target.get("operations") or {}).items():
+        lat = data.get("latency_ms") or {}
+        count = int(data.get("count", 0))
+        errors = int(data.get("errors", 0))
+        rows.append(OperationRow(
+            op=op, count=count, errors=errors,
+            error_pct=100.0 * errors / count if count else None,
+            intended={k: _float_or_none((lat.get("intended") or {}).get(k)) for k in LATENCY_KEYS},
+            service={k: _float_or_none((lat.get("service") or {}).get(k)) for k in LATENCY_KEYS}))
+    return rows
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
