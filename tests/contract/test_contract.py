@@ -172,15 +172,22 @@ def test_concurrent_checkouts_never_oversell(store: CartStore) -> None:
     snap = store.snapshot()
     assert len(snap.orders) == outcomes.count(Outcome.OK)
     assert all(o.items == {hot: 1} for o in snap.orders)
-    assert snap.inventory[hot] == 10 - len(snap.orders)
-    # refusals leave the cart intact; winners' carts are emptied
-    assert len(snap.carts) == 50 - len(snap.orders)
-    # with 50 buyers for 10 units, contention alone must not leave stock unsold here:
+    # no oversell, ever:
+    assert len(snap.orders) <= 10 and snap.inventory[hot] >= 0
+    # An ambiguous timeout (e.g. a Cassandra CAS whose Paxos round may still commit) may have
+    # taken a unit without placing an order: undersell is documented, conservation is not
+    # promised then.  Without one, units are conserved and refused carts stay intact.
+    ambiguous = Outcome.TIMEOUT in outcomes
+    if not ambiguous:
+        assert snap.inventory[hot] == 10 - len(snap.orders)
+        assert len(snap.carts) == 50 - len(snap.orders)
+    # once the race is over, the remaining carts buy exactly the units left
     retry = [store.checkout(c) for c in sorted(snap.carts)]
     final = store.snapshot()
-    assert final.inventory[hot] == 0, [r.outcome for r in retry]
-    assert len(final.orders) == 10
-    assert sum(o.items[hot] for o in final.orders) == 10
+    assert final.inventory[hot] == 0 or len(final.carts) == 0, [r.outcome for r in retry]
+    assert len(final.orders) <= 10 and sum(o.items[hot] for o in final.orders) <= 10
+    if not ambiguous:
+        assert len(final.orders) == 10, [r.outcome for r in retry]
 
 
 def test_concurrent_adds_to_one_cart_all_count(store: CartStore) -> None:

@@ -1,0 +1,374 @@
+"""Cassandra cart store: a partition per cart, stock guarded by lightweight transactions.
+
+Owned by the cart-store work.  Tables (keyspace ``cartbench``, replication from endpoints)::
+
+    products(sku PK, name, price_cents, stock)     -- stock only ever changed by LWT (Paxos)
+    carts(cart_id, sku, line timeuuid, qty,        -- one partition per cart; a line is
+          PRIMARY KEY (cart_id, (sku, line)))      -- appended per add: no read-modify-write
+    orders(order_id uuid PK, cart_id, items map<text,int>, created_at)
+
+Cart lines are *appended* (``add_item`` inserts a new ``line`` row; the quantity of a SKU is the
+sum of its lines), so concurrent adds to one cart never lose updates without paying for an LWT.
+``set_quantity`` deletes the SKU's lines and inserts one, in a single-partition batch (atomic
+and isolated) with explicit timestamps so the insert wins over the delete.
+
+``checkout`` cannot be atomic across SKUs (each SKU is its own partition, and Cassandra has no
+multi-partition transactions before Accord).  Design:
+
+1. read the cart (at ``consistency``), note the time just before the read;
+2. per SKU **in sorted order**, compare-and-set ``UPDATE products SET stock = new WHERE sku = ?
+   IF stock = old`` (Paxos, ``serial_consistency``), retrying with the current value the
+   failed CAS returns, at most ``cas_retries`` times (then → conflict);  a SKU short of stock
+   refuses;
+3. on refusal or failure, re-increment (CAS again) the SKUs already decremented → out_of_stock
+   (or the failure's outcome);
+4. write the order (``order_id`` chosen client-side, idempotent);
+5. delete the cart partition ``USING TIMESTAMP`` of step 1, so lines added during checkout
+   survive.
+
+Failure modes (docs/SEMANTICS.md): no oversell while a serial quorum is reachable (every
+decrement is linearizable); a CAS write timeout is *ambiguous* (Paxos may still commit it) and
+answers ``timeout``; a client failure between 2 and 4 leaves stock decremented without an
+order (undersell); two concurrent checkouts of the *same* cart can both succeed (two orders);
+between 2 and 5 other readers see the lower stock before the order exists.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import cassandra
+from cassandra import (
+    ConsistencyLevel,
+    OperationTimedOut,
+    ReadTimeout,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from bench.errors import InfraError
+from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
+from targets.reference import invalid_args, invalid_qty
+
+KEYSPACE = "cartbench"
+
+TABLES = (
+    f"""CREATE TABLE {KEYSPACE}.products (
+        sku text PRIMARY KEY, name text, price_cents int, stock int)""",
+    f"""CREATE TABLE {KEYSPACE}.carts (
+        cart_id text, sku text, line timeuuid, qty int,
+        PRIMARY KEY (cart_id, sku, line))""",
+    f"""CREATE TABLE {KEYSPACE}.orders (
+        order_id uuid PRIMARY KEY, cart_id text, items map<text, int>, created_at timestamp)""",
+)
+
+STATEMENTS = {
+    "browse": f"SELECT name, price_cents, stock FROM {KEYSPACE}.products WHERE sku = ?",
+    "exists": f"SELECT sku FROM {KEYSPACE}.products WHERE sku = ?",
+    "stock": f"SELECT stock FROM {KEYSPACE}.products WHERE sku = ?",
+    "cas": f"UPDATE {KEYSPACE}.products SET stock = ? WHERE sku = ? IF stock = ?",
+    "add": f"INSERT INTO {KEYSPACE}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?)",
+    "set": f"INSERT INTO {KEYSPACE}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?) "
+    "USING TIMESTAMP ?",
+    "clear_sku": f"DELETE FROM {KEYSPACE}.carts USING TIMESTAMP ? WHERE cart_id = ? AND sku = ?",
+    "has_sku": f"SELECT qty FROM {KEYSPACE}.carts WHERE cart_id = ? AND sku = ? LIMIT 1",
+    "remove": f"DELETE FROM {KEYSPACE}.carts WHERE cart_id = ? AND sku = ?",
+    "view": f"SELECT sku, qty FROM {KEYSPACE}.carts WHERE cart_id = ?",
+    "order": f"INSERT INTO {KEYSPACE}.orders (order_id, cart_id, items, created_at) "
+    "VALUES (?, ?, ?, toTimestamp(now()))",
+    "empty": f"DELETE FROM {KEYSPACE}.carts USING TIMESTAMP ? WHERE cart_id = ?",
+    "seed": f"INSERT INTO {KEYSPACE}.products (sku, name, price_cents, stock) VALUES (?, ?, ?, ?)",
+}
+
+
+#: Protocol v5 error "CAS operation result is unknown - proposal accepted by 1 but not a
+#: quorum" (Cassandra 4+); cassandra-driver 3.30 surfaces it as a bare ErrorMessage.
+CAS_WRITE_UNKNOWN = 0x1700
+
+
+class _Refused(Exception):
+    """Internal: a SKU is short of stock."""
+
+
+class _Contended(Exception):
+    """The CAS loop gave up after ``cas_retries`` lost races."""
+
+
+def outcome_of(exc: BaseException) -> Outcome:
+    """Map a cassandra-driver exception.  A CAS write timeout is ambiguous (the Paxos round
+    may still complete), so it is a ``timeout``, not a ``conflict``; losing the race
+    ``cas_retries`` times is the ``conflict``."""
+    if isinstance(exc, _Contended):
+        return Outcome.CONFLICT
+    if isinstance(exc, Unavailable | NoHostAvailable):
+        return Outcome.UNAVAILABLE
+    if isinstance(exc, ReadTimeout | WriteTimeout | OperationTimedOut):
+        return Outcome.TIMEOUT
+    if getattr(exc, "code", None) == CAS_WRITE_UNKNOWN:
+        return Outcome.TIMEOUT  # ambiguous like a CAS write timeout
+    return Outcome.ERROR
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _consistency(name: str) -> int:
+    try:
+        return int(getattr(ConsistencyLevel, name.upper()))
+    except AttributeError:
+        raise InfraError(f"cassandra: unknown consistency level {name!r}") from None
+
+
+class CassandraStore:
+    name = "cassandra"
+
+    def __init__(
+        self,
+        endpoints: dict[str, Any],
+        consistency: str = "QUORUM",
+        serial_consistency: str = "SERIAL",
+        request_timeout_s: float = 10.0,
+        cas_retries: int = 50,
+        seed_concurrency: int = 64,
+    ) -> None:
+        self._endpoints = endpoints
+        self.consistency = consistency.upper()
+        self.serial_consistency = serial_consistency.upper()
+        self.request_timeout_s = request_timeout_s
+        self.cas_retries = cas_retries
+        self.seed_concurrency = seed_concurrency
+        self.replication_factor = int(endpoints.get("replication_factor", 3))
+        self.local_dc = str(endpoints.get("local_dc", "datacenter1"))
+        profile = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(self.local_dc)),
+            consistency_level=_consistency(self.consistency),
+            serial_consistency_level=_consistency(self.serial_consistency),
+            request_timeout=request_timeout_s,
+        )
+        kwargs: dict[str, Any] = {}
+        self.connection_class = "default (asyncore/libev)"
+        if _gevent_patched():
+            from cassandra.io.geventreactor import GeventConnection
+
+            kwargs["connection_class"] = GeventConnection
+            self.connection_class = "GeventConnection"
+        self._cluster = Cluster(
+            contact_points=list(endpoints["contact_points"]),
+            port=int(endpoints.get("port", 9042)),
+            protocol_version=int(endpoints.get("protocol_version", 5)),
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            **kwargs,
+        )
+        try:
+            self._session = self._cluster.connect()
+        except NoHostAvailable as exc:
+            self._cluster.shutdown()
+            raise InfraError(f"cassandra: no host reachable at {endpoints['contact_points']}") from exc
+        self._lock = threading.Lock()
+        self._stmts: dict[str, PreparedStatement] | None = None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _s(self, name: str) -> PreparedStatement:
+        if self._stmts is None:
+            with self._lock:
+                if self._stmts is None:
+                    self._stmts = {k: self._session.prepare(v) for k, v in STATEMENTS.items()}
+        return self._stmts[name]
+
+    def _exec(self, name: str, args: tuple[Any, ...]) -> Any:
+        return self._session.execute(self._s(name), args)
+
+    def _run(self, fn: Callable[[], OpResult]) -> OpResult:
+        try:
+            return fn()
+        except Exception as exc:  # outcomes are values
+            return OpResult(outcome_of(exc), error=exc)
+
+    def _product_exists(self, sku: str) -> bool:
+        return self._exec("exists", (sku,)).one() is not None
+
+    def _adjust(self, sku: str, delta: int) -> None:
+        """Compare-and-set ``stock += delta`` (delta < 0 refuses below zero)."""
+        row = self._exec("stock", (sku,)).one()
+        if row is None:
+            raise _Refused(sku)
+        current = int(row.stock)
+        for _ in range(self.cas_retries):
+            if current + delta < 0:
+                raise _Refused(sku)
+            result = self._exec("cas", (current + delta, sku, current))
+            if result.was_applied:
+                return
+            current = int(result.one().stock)  # a failed CAS returns the current value
+        raise _Contended(f"stock of {sku}: lost {self.cas_retries} compare-and-set races")
+
+    # -- contract ------------------------------------------------------------------------
+
+    def prepare(self, catalog: Catalog) -> PrepareReport:
+        t0 = time.perf_counter()
+        with self._lock:
+            self._stmts = None
+        s = self._session
+        s.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}", timeout=120)
+        s.execute(
+            f"CREATE KEYSPACE {KEYSPACE} WITH replication = {{'class': "
+            f"'NetworkTopologyStrategy', '{self.local_dc}': {self.replication_factor}}}",
+            timeout=120,
+        )
+        for ddl in TABLES:
+            s.execute(ddl, timeout=120)
+        rows = [(p.sku, p.name, p.price_cents, p.stock) for p in catalog.products]
+        results = execute_concurrent_with_args(
+            s, self._s("seed"), rows, concurrency=self.seed_concurrency, raise_on_first_error=True
+        )
+        assert all(ok for ok, _ in results)
+        return PrepareReport(products=len(rows), seconds=time.perf_counter() - t0)
+
+    def browse(self, sku: str) -> OpResult:
+        if bad := invalid_args(sku=sku):
+            return bad
+
+        def op() -> OpResult:
+            row = self._exec("browse", (sku,)).one()
+            if row is None:
+                return OpResult(Outcome.NOT_FOUND)
+            return OpResult(Outcome.OK, Product(sku, row.name, row.price_cents, row.stock))
+
+        return self._run(op)
+
+    def add_item(self, cart_id: str, sku: str, qty: int) -> OpResult:
+        if bad := invalid_args(cart_id, sku) or invalid_qty(qty, allow_zero=False):
+            return bad
+
+        def op() -> OpResult:
+            if not self._product_exists(sku):
+                return OpResult(Outcome.NOT_FOUND)
+            self._exec("add", (cart_id, sku, uuid.uuid1(), qty))
+            return OpResult(Outcome.OK)
+
+        return self._run(op)
+
+    def set_quantity(self, cart_id: str, sku: str, qty: int) -> OpResult:
+        if bad := invalid_args(cart_id, sku) or invalid_qty(qty, allow_zero=True):
+            return bad
+        if qty == 0:
+            return self.remove_item(cart_id, sku)  # an unknown SKU is never in a cart
+
+        def op() -> OpResult:
+            if not self._product_exists(sku):
+                return OpResult(Outcome.NOT_FOUND)
+            ts = _now_us()
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)  # one partition: atomic
+            batch.add(self._s("clear_sku"), (ts - 1, cart_id, sku))
+            batch.add(self._s("set"), (cart_id, sku, uuid.uuid1(), qty, ts))
+            self._session.execute(batch)
+            return OpResult(Outcome.OK)
+
+        return self._run(op)
+
+    def remove_item(self, cart_id: str, sku: str) -> OpResult:
+        if bad := invalid_args(cart_id, sku):
+            return bad
+
+        def op() -> OpResult:
+            if self._exec("has_sku", (cart_id, sku)).one() is None:
+                return OpResult(Outcome.NOT_FOUND)
+            self._exec("remove", (cart_id, sku))
+            return OpResult(Outcome.OK)
+
+        return self._run(op)
+
+    def _lines(self, cart_id: str) -> dict[str, int]:
+        items: dict[str, int] = {}
+        for row in self._exec("view", (cart_id,)):
+            items[row.sku] = items.get(row.sku, 0) + row.qty
+        return items
+
+    def view_cart(self, cart_id: str) -> OpResult:
+        if bad := invalid_args(cart_id):
+            return bad
+        return self._run(lambda: OpResult(Outcome.OK, self._lines(cart_id)))
+
+    def checkout(self, cart_id: str) -> OpResult:
+        if bad := invalid_args(cart_id):
+            return bad
+        read_ts = _now_us()
+        try:
+            items = self._lines(cart_id)
+        except Exception as exc:
+            return OpResult(outcome_of(exc), error=exc)
+        if not items:
+            return OpResult(Outcome.NOT_FOUND)
+        done: list[tuple[str, int]] = []
+        try:
+            for sku in sorted(items):
+                self._adjust(sku, -items[sku])
+                done.append((sku, items[sku]))
+            order_id = uuid.uuid4()
+            self._exec("order", (order_id, cart_id, items))
+            self._exec("empty", (read_ts, cart_id))
+            return OpResult(Outcome.OK, str(order_id))
+        except _Refused:
+            return self._compensate(done, OpResult(Outcome.OUT_OF_STOCK))
+        except Exception as exc:
+            if len(done) == len(items):  # stock taken, order write failed/ambiguous: keep it
+                return OpResult(outcome_of(exc), error=exc)
+            return self._compensate(done, OpResult(outcome_of(exc), error=exc))
+
+    def _compensate(self, done: list[tuple[str, int]], result: OpResult) -> OpResult:
+        try:
+            for sku, qty in reversed(done):
+                self._adjust(sku, qty)
+        except Exception as exc:
+            if result.error is None:
+                return OpResult(outcome_of(exc), error=exc)
+        return result
+
+    def snapshot(self) -> Snapshot:
+        snap = Snapshot()
+        s = self._session
+        for row in s.execute(f"SELECT cart_id, sku, qty FROM {KEYSPACE}.carts", timeout=120):
+            cart = snap.carts.setdefault(row.cart_id, {})
+            cart[row.sku] = cart.get(row.sku, 0) + row.qty
+        for row in s.execute(f"SELECT order_id, cart_id, items FROM {KEYSPACE}.orders", timeout=120):
+            snap.orders.append(Order(str(row.order_id), row.cart_id, dict(row.items or {})))
+        for row in s.execute(f"SELECT sku, stock FROM {KEYSPACE}.products", timeout=120):
+            snap.inventory[row.sku] = row.stock
+        return snap
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "store": "cassandra",
+            "driver": f"cassandra-driver {cassandra.__version__}",
+            "consistency": self.consistency,
+            "serial_consistency": self.serial_consistency,
+            "replication_factor": self.replication_factor,
+            "replication": "NetworkTopologyStrategy",
+            "load_balancing": f"TokenAwarePolicy(DCAwareRoundRobinPolicy({self.local_dc!r}))",
+            "connection_class": self.connection_class,
+            "request_timeout_s": self.request_timeout_s,
+            "cas_retries": self.cas_retries,
+            "checkout": "per-SKU LWT compare-and-set in sku order, compensation on refusal",
+        }
+
+    def close(self) -> None:
+        self._cluster.shutdown()
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return bool(monkey.is_module_patched("socket"))
+
