@@ -1,0 +1,130 @@
+"""Talking to the Docker Engine (Python ``docker`` SDK, no CLI): connect, make sure images are
+there, create the run network, and remove everything carrying a run's label.
+
+Every object the launcher creates carries ``cartbench.run=<run id>`` and
+``cartbench.target=<target>``; teardown and ``cleanup_leftovers`` find things by label only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any
+
+from bench.errors import InfraError
+from bench.launchers.docker.specs import LABEL_RUN, LABEL_TARGET
+
+START_HINT = "start one with setup/start-dockerd.sh (or point DOCKER_HOST at a running engine)"
+BUILD_HINT = "build the offline images with setup/build-images.sh"
+
+
+def connect(timeout: int = 30) -> Any:
+    """A ``docker.DockerClient`` that has answered a ping, or InfraError saying how to start one."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:  # pragma: no cover - a pinned dependency
+        raise InfraError("the 'docker' Python package is missing; reinstall cartbench") from None
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InfraError(f"no Docker engine answers ({first}); {START_HINT}") from None
+    return client
+
+
+def image_present(client: Any, name: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(name)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def ensure_image(client: Any, name: str) -> str:
+    """Present locally, or pulled; otherwise InfraError naming setup/build-images.sh."""
+    from docker.errors import APIError, DockerException
+
+    if image_present(client, name):
+        return name
+    repo, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "latest")
+    try:
+        client.images.pull(repo, tag=tag)
+    except (APIError, DockerException) as exc:
+        reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:140]
+        raise InfraError(
+            f"image {name} is not present and could not be pulled ({reason}); {BUILD_HINT} "
+            "and pass the offline images (e.g. images={'postgres': 'cartbench/postgres:15-offline'})"
+        ) from None
+    return name
+
+
+def labels(run_id: str, target: str, **extra: str) -> dict[str, str]:
+    return {LABEL_RUN: run_id, LABEL_TARGET: target, **extra}
+
+
+def create_network(client: Any, name: str, run_id: str, target: str, attempts: int = 40) -> tuple[Any, str]:
+    """A private bridge network with its own /24 in 10.231.0.0/16 (static node addresses need
+    a user-configured subnet). Returns (network, "10.231.N") ; retries on overlap."""
+    from docker.errors import APIError
+    from docker.types import IPAMConfig, IPAMPool
+
+    tried: set[int] = set()
+    rng = random.Random()
+    last = ""
+    for _ in range(attempts):
+        third = rng.randrange(1, 255)
+        if third in tried:
+            continue
+        tried.add(third)
+        prefix = f"10.231.{third}"
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=f"{prefix}.0/24", gateway=f"{prefix}.1")])
+        try:
+            net = client.networks.create(name, driver="bridge", ipam=ipam,
+                                         labels=labels(run_id, target), check_duplicate=True)
+        except APIError as exc:
+            last = str(exc.explanation or exc)
+            if "overlap" in last or "in use" in last:
+                continue
+            raise InfraError(f"docker: cannot create network {name}: {last}") from None
+        return net, prefix
+    raise InfraError(f"docker: no free /24 in 10.231.0.0/16 for the run network ({last})")
+
+
+def remove_by_label(client: Any, selector: str | list[str]) -> list[str]:
+    """Remove every container (with its anonymous volumes), network and volume matching the
+    label selector(s) (e.g. ``cartbench.run=abc``; a list means all of them). Returns what was
+    removed."""
+    from docker.errors import APIError, NotFound
+
+    removed: list[str] = []
+    flt = {"label": selector}
+    for c in client.containers.list(all=True, filters=flt):
+        with contextlib.suppress(NotFound):
+            if c.status == "paused":
+                with contextlib.suppress(APIError):
+                    c.unpause()
+            c.remove(force=True, v=True)
+            removed.append(f"container {c.name}")
+    for n in client.networks.list(filters=flt):
+        with contextlib.suppress(NotFound):
+            n.remove()
+            removed.append(f"network {n.name}")
+    for v in client.volumes.list(filters=flt):
+        with contextlib.suppress(NotFound):
+            v.remove(force=True)
+            removed.append(f"volume {v.name}")
+    return removed
+
+
+def leftovers(client: Any, selector: str | list[str] = LABEL_RUN) -> list[str]:
+    """Names of containers/networks/volumes still carrying the label (tests assert none)."""
+    flt = {"label": selector}
+    return (
+        [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+        + [f"network {n.name}" for n in client.networks.list(filters=flt)]
+        + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
+    )
