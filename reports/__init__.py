@@ -11,6 +11,7 @@ Public API: ``render_report(run_dir) -> Path`` and
 
 from __future__ import annotations
 
+from reports.compare import CompareResult, compare_history, compare_runs
 from reports.render import render_report
 
-__all__ = ["render_report"]
+__all__ = ["CompareResult", "compare_history", "compare_runs", "render_report"]
