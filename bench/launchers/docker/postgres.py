@@ -36,6 +36,7 @@ def _script(settings: dict[str, str]) -> str:
         f"  {as_pg} initdb -N -D {PGDATA} -U {USER} --auth=scram-sha-256"
         " --pwfile=/tmp/pwfile -E UTF8 --locale=C.UTF-8 >/dev/null",
         "  rm -f /tmp/pwfile",
+        f'  echo "CREATE DATABASE {DBNAME}" | {as_pg} postgres --single -D {PGDATA} postgres >/dev/null',
         f'  echo "host all all all scram-sha-256" >> {PGDATA}/pg_hba.conf',
         "fi",
         f"exec {as_pg} postgres -D {PGDATA} {args}",

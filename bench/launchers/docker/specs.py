@@ -152,10 +152,28 @@ class Plan:
         return self.images[IMAGE_KEYS[target]]
 
 
+def env_image_overrides(text: str | None = None) -> dict[str, str]:
+    """``CARTBENCH_IMAGES="postgres=NAME:TAG,redis=NAME:TAG"`` (CI sets the offline images);
+    the value ``offline`` means all three ``OFFLINE_IMAGES``."""
+    import os
+
+    text = os.environ.get("CARTBENCH_IMAGES", "") if text is None else text
+    if text.strip() == "offline":
+        return dict(OFFLINE_IMAGES)
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise UsageError(f"CARTBENCH_IMAGES: expected KEY=NAME:TAG, got {part!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def resolve_images(overrides: dict[str, str] | None) -> dict[str, str]:
-    """Defaults + ``images={"cassandra": "NAME:TAG"}`` overrides (keys validated)."""
+    """Defaults, then ``CARTBENCH_IMAGES``, then ``images={"cassandra": "NAME:TAG"}`` overrides
+    (keys validated)."""
     images = dict(DEFAULT_IMAGES)
-    for key, value in (overrides or {}).items():
+    for key, value in {**env_image_overrides(), **(overrides or {})}.items():
         if key == "redis-cluster":
             key = "redis"
         if key not in images:
