@@ -1,0 +1,215 @@
+"""The open-loop scheduler: operations start at their *intended* time, whatever came before.
+
+Owned by the load engine.  Runs inside one gevent hub (one generator process):
+
+* **arrivals**: intended start times come from the profile's rate at that moment, with
+  exponential (``poisson``) or constant (``uniform``) gaps from a seeded RNG.  A gap never
+  crosses a stage boundary: at a boundary the draw restarts at the new stage's rate (exact
+  for Poisson on hold/step stages thanks to memorylessness).
+* **dispatch**: the scheduler sleeps until the next intended start, then handles every
+  arrival that is due.  *Schedule lag* = dispatch time − intended start: the generator's own
+  lateness (event loop busy, CPU starved), the evidence for ``generator_saturated``.
+* **in-flight cap**: at most ``in_flight_cap`` operations run at once.  An arrival that finds
+  no free slot waits in a bounded backlog, *keeping its intended start*; beyond
+  ``backlog_cap`` it is counted ``dropped``.  Waiting for a slot is the target's fault and is
+  recorded as *queue wait*, not as schedule lag.
+* **one operation per cart at a time**: a cart is chosen among carts with nothing in flight
+  (a few random draws); if every draw hits a busy cart the operation waits for that cart
+  (queue wait again).  This makes the ledger's expected cart contents exact (see ledger.py).
+
+Each operation runs in its own greenlet: ``call_store`` (the one timing wrapper) → recorder
+→ ledger → ``on_request`` (Locust's ``events.request``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import gevent
+from gevent.event import Event
+from gevent.lock import Semaphore
+
+from bench.engine.ledger import Ledger
+from bench.engine.recorder import Recorder
+from bench.engine.wrapper import PlannedOp, call_store, now_ns
+from targets.base import CartStore, OpResult
+from workloads import OperationMix, Profile, SkuChooser
+
+CART_DRAWS = 4
+MAX_QTY = 3
+RequestHook = Callable[[str, int, int, int, OpResult], None]
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class OpenLoopScheduler:
+    def __init__(
+        self,
+        store: CartStore,
+        profile: Profile,
+        skus: list[str],
+        carts: list[str],
+        recorder: Recorder,
+        ledger: Ledger,
+        *,
+        seed: int,
+        in_flight_cap: int = 256,
+        backlog_cap: int = 10_000,
+        drain_timeout_s: float = 30.0,
+        stop: StopFlag | None = None,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        if in_flight_cap < 1:
+            raise ValueError("in_flight_cap must be >= 1")
+        if not carts:
+            raise ValueError("no carts")
+        self.store = store
+        self.profile = profile
+        self.recorder = recorder
+        self.ledger = ledger
+        self.rng = random.Random(seed)
+        self.mix = OperationMix(profile.mix)
+        self.skus = SkuChooser(skus, profile.sku)
+        self.carts = carts
+        self.in_flight_cap = in_flight_cap
+        self.backlog_cap = backlog_cap
+        self.drain_timeout_s = drain_timeout_s
+        self.stop = stop
+        self.on_request = on_request
+        self.in_flight = 0
+        self.backlog: deque[PlannedOp] = deque()
+        self.abandoned = 0
+        self.t0_ns = 0
+        self._cart_locks: dict[str, Semaphore] = {}
+        self._idle = Event()
+        self._idle.set()
+        self.finished = Event()
+
+    # -- arrivals ---------------------------------------------------------------------
+
+    def _next_arrival(self, t: float) -> float | None:
+        """The intended start (seconds) after ``t``, or None past the profile's end."""
+        p = self.profile
+        end = p.duration_s
+        while t < end:
+            i = p.stage_index_at(t)
+            stage_end = p.stage_start(i) + p.stages[i].duration_s
+            rate = p.rate_at(t)
+            if rate <= 0:
+                t = stage_end if p.stages[i].kind != "ramp" else min(t + 0.01, stage_end)
+                continue
+            gap = self.rng.expovariate(rate) if p.arrival == "poisson" else 1.0 / rate
+            if t + gap >= stage_end and p.arrival == "poisson" and p.stages[i].kind != "ramp":
+                t = stage_end  # memoryless: redraw at the next stage's rate
+                continue
+            return t + gap if t + gap < end else None
+        return None
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def run(self) -> None:
+        """Offer the whole profile, then wait (bounded) for in-flight operations."""
+        try:
+            self._offer()
+            self._drain()
+        finally:
+            self.finished.set()
+
+    def _offer(self) -> None:
+        self.t0_ns = t0 = now_ns()
+        nxt = self._next_arrival(0.0)
+        while nxt is not None and not self._stopped():
+            due_ns = t0 + int(nxt * 1e9)
+            now = now_ns()
+            if due_ns > now:
+                gevent.sleep((due_ns - now) / 1e9)
+                continue
+            # handle every arrival that is due, then yield once
+            while nxt is not None and t0 + int(nxt * 1e9) <= now:
+                self._arrive(t0 + int(nxt * 1e9), now)
+                nxt = self._next_arrival(nxt)
+            gevent.sleep(0)
+
+    def _drain(self) -> None:
+        timeout = 5.0 if self._stopped() else self.drain_timeout_s
+        if self.in_flight or self.backlog:
+            self._idle.wait(timeout)
+        self.abandoned = self.in_flight + len(self.backlog)
+        self.backlog.clear()
+
+    # -- one arrival --------------------------------------------------------------------
+
+    def _pick_cart(self) -> str:
+        cart = self.carts[0]
+        for _ in range(CART_DRAWS):
+            cart = self.carts[self.rng.randrange(len(self.carts))]
+            lock = self._cart_locks.get(cart)
+            if lock is None or not lock.locked():
+                return cart
+        return cart
+
+    def _plan(self, intended_ns: int, now: int) -> PlannedOp:
+        name = self.mix.choose(self.rng)
+        if name == "browse":
+            return PlannedOp(name, None, self.skus.choose(self.rng), 0, intended_ns, now)
+        cart = self._pick_cart()
+        sku: str | None = None
+        qty = 0
+        if name in ("remove_item", "set_quantity"):
+            contents = self.ledger.contents(cart)
+            sku = self.rng.choice(list(contents)) if contents else self.skus.choose(self.rng)
+            qty = self.rng.randint(1, MAX_QTY) if name == "set_quantity" else 0
+        elif name == "add_item":
+            sku = self.skus.choose(self.rng)
+            qty = self.rng.randint(1, MAX_QTY)
+        return PlannedOp(name, cart, sku, qty, intended_ns, now)
+
+    def _arrive(self, intended_ns: int, now: int) -> None:
+        rec = self.recorder
+        rec.offered()
+        rec.dispatched(now - intended_ns)
+        if self.in_flight < self.in_flight_cap:
+            self._start(self._plan(intended_ns, now))
+        elif len(self.backlog) < self.backlog_cap:
+            self.backlog.append(self._plan(intended_ns, now))
+        else:
+            rec.dropped()
+
+    def _start(self, op: PlannedOp) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+        gevent.spawn(self._execute, op)
+
+    def _execute(self, op: PlannedOp) -> None:
+        try:
+            if op.cart_id is None:
+                self._call(op)
+            else:
+                lock = self._cart_locks.get(op.cart_id)
+                if lock is None:
+                    lock = self._cart_locks[op.cart_id] = Semaphore()
+                with lock:
+                    self._call(op)
+        finally:
+            self.in_flight -= 1
+            while self.backlog and self.in_flight < self.in_flight_cap:
+                self._start(self.backlog.popleft())
+            if not self.in_flight and not self.backlog:
+                self._idle.set()
+
+    def _call(self, op: PlannedOp) -> None:
+        self.recorder.started(now_ns() - op.dispatched_ns)
+        result, start, end = call_store(self.store, op)
+        self.recorder.completed(op.name, op.intended_ns, start, end, result)
+        self.ledger.apply(op.name, op.cart_id, op.sku, op.qty, result)
+        if self.on_request is not None:
+            self.on_request(op.name, op.intended_ns, start, end, result)
+
+    def stats(self) -> dict[str, Any]:
+        return {"in_flight": self.in_flight, "backlog": len(self.backlog)}
