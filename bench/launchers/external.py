@@ -222,12 +222,13 @@ class ExternalLauncher:
     name = "external"
 
     def __init__(self, endpoints_file: Path | str | None = None) -> None:
-        if endpoints_file is None:
-            raise UsageError("--launcher external needs --endpoints FILE (a TOML endpoints file)")
-        self.endpoints_file = Path(endpoints_file)
-        self.data = load_endpoints_file(self.endpoints_file)
+        """``endpoints_file`` is needed for ``up``; ``down`` (from another shell) needs none."""
+        self.endpoints_file = Path(endpoints_file) if endpoints_file is not None else None
+        self.data = load_endpoints_file(self.endpoints_file) if self.endpoints_file else {}
 
     def endpoints_for(self, target: str) -> dict[str, Any]:
+        if self.endpoints_file is None:
+            raise UsageError("--launcher external needs --endpoints FILE (a TOML endpoints file)")
         where = str(self.endpoints_file)
         section = self.data.get(target)
         if section is None:
@@ -237,6 +238,7 @@ class ExternalLauncher:
     def up(self, spec: TargetSpec, progress: ProgressFn = no_progress) -> Topology:
         t0 = time.monotonic()
         endpoints = self.endpoints_for(spec.target)
+        where = str(self.endpoints_file)
         progress(f"{spec.target}: checking the external endpoints")
         try:
             version, nodes, settings = PROBES[spec.target](endpoints)
@@ -245,7 +247,7 @@ class ExternalLauncher:
         except Exception as exc:  # each driver has its own hierarchy
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise InfraError(
-                f"{spec.target}: cannot reach the external endpoints from {self.endpoints_file}: {first}"
+                f"{spec.target}: cannot reach the external endpoints from {where}: {first}"
             ) from None
         return Topology(
             target=spec.target, launcher=self.name, run_id=spec.run_id, nodes=nodes,
@@ -255,7 +257,7 @@ class ExternalLauncher:
             time_to_ready_s=round(time.monotonic() - t0, 3),
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             base_dir=str(spec.base_dir), durability="external",
-            extra={"endpoints_file": str(self.endpoints_file.resolve())},
+            extra={"endpoints_file": str(Path(where).resolve())},
         )
 
     def down(self, topology: Topology) -> None:

@@ -141,7 +141,7 @@ def _dump(doc: dict[str, Any]) -> str:
     """Block style for multi-line strings (shell scripts stay readable), no YAML aliases."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
         def ignore_aliases(self, data: Any) -> bool:
             return True
 

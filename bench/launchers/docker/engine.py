@@ -120,6 +120,40 @@ def remove_by_label(client: Any, selector: str | list[str]) -> list[str]:
     return removed
 
 
+def remove_until_clean(client: Any, selector: str | list[str], settle_s: float = 1.0,
+                       timeout_s: float = 30.0) -> list[str]:
+    """``remove_by_label`` until nothing matches for ``settle_s``.  After an interrupt, a create
+    request already sent may still land in the engine after the first sweep."""
+    import time
+
+    removed: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    clean_since: float | None = None
+    while time.monotonic() < deadline:
+        removed += remove_by_label(client, selector)
+        if leftovers(client, selector):
+            clean_since = None
+        elif clean_since is None:
+            clean_since = time.monotonic()
+        elif time.monotonic() - clean_since >= settle_s:
+            break
+        time.sleep(0.2)
+    return removed
+
+
+def run_ids(client: Any) -> set[str]:
+    """Every run id found on a container, network or volume."""
+    flt = {"label": LABEL_RUN}
+    objects = (client.containers.list(all=True, filters=flt) + client.networks.list(filters=flt)
+               + client.volumes.list(filters=flt))
+    ids = set()
+    for obj in objects:
+        labels = (obj.attrs.get("Labels") if hasattr(obj, "attrs") else None) or getattr(obj, "labels", {})
+        if labels and LABEL_RUN in labels:
+            ids.add(str(labels[LABEL_RUN]))
+    return ids
+
+
 def leftovers(client: Any, selector: str | list[str] = LABEL_RUN) -> list[str]:
     """Names of containers/networks/volumes still carrying the label (tests assert none)."""
     flt = {"label": selector}

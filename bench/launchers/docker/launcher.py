@@ -16,7 +16,7 @@ import io
 import secrets
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from types import ModuleType
@@ -164,8 +164,9 @@ class DockerLauncher:
         try:
             return self._up(client, spec, progress, module, n, resources, net_name, t0)
         except BaseException:
+            progress(f"{spec.target}: removing the run's containers, network and volumes")
             with contextlib.suppress(Exception):
-                engine.remove_by_label(client, selector(spec.run_id, spec.target))
+                engine.remove_until_clean(client, selector(spec.run_id, spec.target))
             raise
 
     def _up(self, client: Any, spec: TargetSpec, progress: ProgressFn, module: ModuleType,
@@ -367,10 +368,17 @@ def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool
     topo.version = cassandra.version(topo.endpoints)
 
 
-def cleanup_leftovers(progress: ProgressFn = no_progress) -> list[str]:
-    """Remove everything carrying a ``cartbench.run`` label (earlier crashed runs)."""
+def cleanup_leftovers(progress: ProgressFn = no_progress, *, runs: Iterable[str] | None = None,
+                      keep_runs: Iterable[str] = ()) -> list[str]:
+    """Remove what earlier (crashed) runs left, found by the ``cartbench.run`` label: every run
+    (``runs=None``) or only the given ones, never those in ``keep_runs`` (live topologies).
+    Returns what was removed; an empty list when nothing was left.  Needs an engine."""
     client = engine.connect()
-    removed = engine.remove_by_label(client, LABEL_RUN)
+    keep = set(keep_runs)
+    found = set(runs) if runs is not None else engine.run_ids(client)
+    removed: list[str] = []
+    for run in sorted(found - keep):
+        removed += engine.remove_by_label(client, f"{LABEL_RUN}={run}")
     for item in removed:
         progress(f"removed {item}")
     return removed
