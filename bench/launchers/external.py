@@ -95,10 +95,13 @@ def postgres_endpoints(section: dict[str, Any], where: str) -> dict[str, Any]:
         raise UsageError(f"{where}: [postgres] dsn is not a valid libpq connection string: {exc}") from None
     params.setdefault("dbname", "cartbench")
     params.setdefault("connect_timeout", 5)
+    port_text = str(params.get("port", 5432))
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"{where}: [postgres] dsn has a bad port {port_text!r}")
     return {
         "dsn": conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}),
         "host": str(params.get("host", "localhost")),
-        "port": int(str(params.get("port", 5432))),
+        "port": int(port_text),
         "user": str(params.get("user", "")),
         "password": str(params.get("password", "")),
         "dbname": str(params["dbname"]),
@@ -195,6 +198,7 @@ def _cassandra_probe(ep: dict[str, Any]) -> tuple[str, list[Node], dict[str, Any
 
 
 def _redis_probe(ep: dict[str, Any]) -> tuple[str, list[Node], dict[str, Any]]:
+    import redis
     from redis.cluster import ClusterNode, RedisCluster
 
     make_node: Any = ClusterNode  # redis-py's cluster module is untyped
@@ -202,10 +206,18 @@ def _redis_probe(ep: dict[str, Any]) -> tuple[str, list[Node], dict[str, Any]]:
                       password=ep.get("password"), socket_timeout=5, socket_connect_timeout=5)
     try:
         infos = rc.info("server", target_nodes=RedisCluster.ALL_NODES)
+        # Members from CLUSTER NODES (the client's cache may hold only masters); each node's
+        # role from its own INFO replication (another node's view can lag behind gossip).
+        table = rc.cluster_nodes()
         nodes = []
-        for i, cn in enumerate(sorted(rc.get_nodes(), key=lambda n: n.name), 1):
-            role = "master" if cn.server_type == "primary" else "replica"
-            nodes.append(Node(f"redis-cluster-{i}", cn.host, int(cn.port), role))
+        for i, (addr, detail) in enumerate(sorted(table.items()), 1):
+            host, _, port_text = str(addr).rpartition(":")
+            port = int(port_text.split("@")[0])
+            with redis.Redis(host=host, port=port, password=ep.get("password"),
+                             socket_timeout=5, socket_connect_timeout=5) as r:
+                role = "replica" if r.info("replication").get("role") == "slave" else "master"
+            nodes.append(Node(f"redis-cluster-{i}", host, port, role,
+                              extra={"node_id": detail.get("node_id")}))
         versions = {str(v.get("redis_version")) for v in infos.values()} if isinstance(infos, dict) else set()
     finally:
         rc.close()
