@@ -8,9 +8,9 @@ Owned by the load engine.  For every completed operation it records, side by sid
 
 Values are microseconds, 3 significant digits, 1 µs … 1 h (larger values are clamped to the
 top and counted in ``clamped``).  Besides the per-op histograms, each interval carries the
-target-wide **schedule lag** histogram (dispatch − intended start: the generator's lateness)
-and **queue wait** histogram (send − dispatch: waiting for an in-flight slot or for the cart,
-the target's fault), and counters.
+target-wide **schedule lag** histogram (the generator's lateness) and **queue wait**
+histogram (waiting for an in-flight slot or for the cart: the target's fault), split as
+described in ``scheduler.py``, and counters.
 
 ``rotate()`` closes the current interval and returns it as an ``Interval``; ``Interval``
 encodes to a plain dict (HDR histograms base64-encoded) so that worker processes can ship
@@ -209,16 +209,14 @@ class Recorder:
     def dropped(self, n: int = 1) -> None:
         self.current.counts["dropped"] += n
 
-    def dispatched(self, lag_ns: int) -> None:
-        """The scheduler handled an arrival ``lag_ns`` after its intended start."""
-        self.current.lag.record_value(self._clamp(lag_ns // 1000))
-
-    def started(self, queue_wait_ns: int) -> None:
-        """An operation was sent ``queue_wait_ns`` after dispatch (slot/cart wait)."""
+    def started(self, lag_ns: int, queue_wait_ns: int) -> None:
+        """An operation was sent; ``lag_ns`` of its delay was the generator's lateness,
+        ``queue_wait_ns`` waiting for an in-flight slot or its cart (see scheduler.py)."""
         c = self.current
         c.counts["started"] += 1
         if queue_wait_ns > 1_000_000:  # waited more than 1 ms for a slot or its cart
             c.counts["queued"] += 1
+        c.lag.record_value(self._clamp(lag_ns // 1000))
         c.queue_wait.record_value(self._clamp(queue_wait_ns // 1000))
 
     def completed(

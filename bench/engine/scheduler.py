@@ -7,12 +7,16 @@ Owned by the load engine.  Runs inside one gevent hub (one generator process):
   crosses a stage boundary: at a boundary the draw restarts at the new stage's rate (exact
   for Poisson on hold/step stages thanks to memorylessness).
 * **dispatch**: the scheduler sleeps until the next intended start, then handles every
-  arrival that is due.  *Schedule lag* = dispatch time − intended start: the generator's own
-  lateness (event loop busy, CPU starved), the evidence for ``generator_saturated``.
+  arrival that is due.
 * **in-flight cap**: at most ``in_flight_cap`` operations run at once.  An arrival that finds
   no free slot waits in a bounded backlog, *keeping its intended start*; beyond
-  ``backlog_cap`` it is counted ``dropped``.  Waiting for a slot is the target's fault and is
-  recorded as *queue wait*, not as schedule lag.
+  ``backlog_cap`` it is counted ``dropped``.
+* **lag vs queue wait**: between its intended start and its send an operation's time splits
+  into the *generator's* lateness — *schedule lag* = (dispatch − intended) + (greenlet first
+  runs − slot granted), i.e. the event loop or CPU was busy — and the *target's* — *queue
+  wait* = (slot granted − dispatch) + (cart free − greenlet runs), i.e. every slot was held
+  by an unfinished operation, or the cart's previous operation had not finished.  Lag is the
+  evidence for ``generator_saturated``; queue wait is counted as ``queued``.
 * **one operation per cart at a time**: a cart is chosen among carts with nothing in flight
   (a few random draws); if every draw hits a busy cart the operation waits for that cart
   (queue wait again).  This makes the ledger's expected cart contents exact (see ledger.py).
@@ -173,7 +177,6 @@ class OpenLoopScheduler:
     def _arrive(self, intended_ns: int, now: int) -> None:
         rec = self.recorder
         rec.offered()
-        rec.dispatched(now - intended_ns)
         if self.in_flight < self.in_flight_cap:
             self._start(self._plan(intended_ns, now))
         elif len(self.backlog) < self.backlog_cap:
@@ -182,20 +185,22 @@ class OpenLoopScheduler:
             rec.dropped()
 
     def _start(self, op: PlannedOp) -> None:
+        op.granted_ns = now_ns()
         self.in_flight += 1
         self._idle.clear()
         gevent.spawn(self._execute, op)
 
     def _execute(self, op: PlannedOp) -> None:
+        running = now_ns()
         try:
             if op.cart_id is None:
-                self._call(op)
+                self._call(op, running)
             else:
                 lock = self._cart_locks.get(op.cart_id)
                 if lock is None:
                     lock = self._cart_locks[op.cart_id] = Semaphore()
                 with lock:
-                    self._call(op)
+                    self._call(op, running)
         finally:
             self.in_flight -= 1
             while self.backlog and self.in_flight < self.in_flight_cap:
@@ -203,8 +208,10 @@ class OpenLoopScheduler:
             if not self.in_flight and not self.backlog:
                 self._idle.set()
 
-    def _call(self, op: PlannedOp) -> None:
-        self.recorder.started(now_ns() - op.dispatched_ns)
+    def _call(self, op: PlannedOp, running_ns: int) -> None:
+        lag = (op.dispatched_ns - op.intended_ns) + (running_ns - op.granted_ns)
+        queue_wait = (op.granted_ns - op.dispatched_ns) + (now_ns() - running_ns)
+        self.recorder.started(lag, queue_wait)
         result, start, end = call_store(self.store, op)
         self.recorder.completed(op.name, op.intended_ns, start, end, result)
         self.ledger.apply(op.name, op.cart_id, op.sku, op.qty, result)

@@ -27,7 +27,8 @@ class PlannedOp:
     sku: str | None
     qty: int
     intended_ns: int
-    dispatched_ns: int = 0
+    dispatched_ns: int = 0  # the scheduler handled the arrival
+    granted_ns: int = 0  # an in-flight slot was granted (greenlet spawned)
 
 
 def call_store(store: CartStore, op: PlannedOp) -> tuple[OpResult, int, int]:

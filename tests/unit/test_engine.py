@@ -138,6 +138,31 @@ def _scenario(name: str, out: Path) -> dict[str, Any]:
         r = engine.run_load(store, "ref", p, out, catalog=cat, on_interval=on_interval,
                             stop_event=stop)  # fmt: skip
         doc = {"result": r.to_json(), "wall_s": time.monotonic() - t}
+    elif name == "cpu-bound-generator":
+        # the "store" burns 1.5 ms of the generator's own CPU per op at 1000 ops/s
+        class Burner(ReferenceStore):
+            def browse(self, sku: str) -> OpResult:
+                end = time.perf_counter() + 0.0015
+                while time.perf_counter() < end:
+                    pass
+                return super().browse(sku)
+
+        from dataclasses import replace
+
+        p = replace(profile(1000, 10), mix={"browse": 1.0})
+        cat = workloads.build_catalog(p, 1)
+        store = Burner()
+        store.prepare(cat)
+        r = engine.run_load(store, "ref", p, out, catalog=cat, drain_timeout_s=5)
+        doc = {"result": r.to_json()}
+    elif name == "slow-target":
+        p = profile(300, 10)
+        cat = workloads.build_catalog(p, 1)
+        store = ReferenceStore(latency_s=0.2)
+        store.prepare(cat)
+        r = engine.run_load(store, "ref", p, out, catalog=cat, in_flight_cap=20,
+                            backlog_cap=100_000, drain_timeout_s=60)  # fmt: skip
+        doc = {"result": r.to_json()}
     else:
         raise SystemExit(f"unknown scenario {name}")
     return doc
