@@ -18,6 +18,15 @@ pytestmark = pytest.mark.integration
 BENCH = [sys.executable, "-m", "bench.cli"]
 
 
+@pytest.fixture(autouse=True)
+def _no_leaks(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Even when a test fails half-way, stop whatever it started."""
+    yield
+    subprocess.run([*BENCH, "down"], env=_env(tmp_path), capture_output=True, timeout=120)
+    for pid in _pids_under(tmp_path):
+        process.stop_group(os.getpgid(pid), signal.SIGKILL, timeout=10)
+
+
 def _env(state: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ, CARTBENCH_STATE=str(state), COLUMNS="200")
     env.update(extra)
@@ -143,8 +152,9 @@ def test_postgres_takes_another_port_when_the_default_is_taken(tmp_path: Path) -
     )
 
 
+@pytest.mark.parametrize("after_nodes", [1, 6])  # while spawning; while creating the cluster
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_during_up_leaves_nothing(tmp_path: Path, sig: int) -> None:
+def test_signal_during_up_leaves_nothing(tmp_path: Path, sig: int, after_nodes: int) -> None:
     env = _env(tmp_path)
     proc = subprocess.Popen(
         [*BENCH, "up", "--target", "redis-cluster"],
@@ -154,7 +164,7 @@ def test_signal_during_up_leaves_nothing(tmp_path: Path, sig: int) -> None:
         text=True,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_pids_under(tmp_path)) < 3:
+    while time.monotonic() < deadline and len(_pids_under(tmp_path)) < after_nodes:
         time.sleep(0.02)
     assert _pids_under(tmp_path), "redis nodes never started"
     proc.send_signal(sig)

@@ -50,11 +50,20 @@ class NativeLauncher:
 
     def up(self, spec: TargetSpec, progress: ProgressFn = no_progress) -> Topology:
         process.validate_cpuset(spec.cpuset)
-        topo: Topology = _module(spec.target).up(spec, progress)
+        try:
+            topo: Topology = _module(spec.target).up(spec, progress)
+        except BaseException:
+            # The target module stopped the nodes it knew of; an interrupt between fork and
+            # bookkeeping can hide one, so sweep the run's directory as a backstop.
+            process.kill_under(spec.base_dir)
+            raise
         return topo
 
     def down(self, topology: Topology) -> None:
         stop_nodes(topology.nodes)
+        process.kill_under(topology.base_dir)
+        for extra_dir in topology.extra.get("cleanup_dirs", []):
+            process.kill_under(extra_dir)
         if not self.keep_data:
             shutil.rmtree(topology.base_dir, ignore_errors=True)
             for extra_dir in topology.extra.get("cleanup_dirs", []):

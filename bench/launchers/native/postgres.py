@@ -155,7 +155,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         data_dir=str(datadir),
         log_path=str(log_path),
     )
-    node.extra = {"argv": argv, "user": user, "stop_signal": int(signal.SIGINT)}
+    node.extra = {"argv": argv, "user": user, "stop_signal": int(signal.SIGINT), "cwd": str(root)}
     dsn = f"host=127.0.0.1 port={port} user={USER} password={password} dbname={DBNAME} connect_timeout=5"
     endpoints: dict[str, Any] = {
         "dsn": dsn,
@@ -182,12 +182,13 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     )
     try:
         progress(f"postgres: starting on 127.0.0.1:{port}")
-        proc = process.spawn(argv, log_path, user=user, cpuset=spec.cpuset)
+        proc = process.spawn(argv, log_path, user=user, cpuset=spec.cpuset, cwd=root)
         node.pid = proc.pid
         _create_database(topo, node, proc)
         topo.version = _server_version(endpoints) or topo.version
     except BaseException:
         process.stop_group(node.pid, signal.SIGINT)
+        process.kill_under(root)
         shutil.rmtree(root.parent, ignore_errors=True)
         raise
     topo.time_to_ready_s = round(time.monotonic() - t0, 3)

@@ -225,3 +225,40 @@ def which(binary: str, extra_dirs: Sequence[str] = ()) -> str | None:
         if candidate.exists():
             return str(candidate)
     return shutil.which(binary)
+
+
+def processes_under(path: Path | str) -> list[int]:
+    """Live processes whose working directory lies under ``path``.
+
+    Every native node runs with its working directory inside the run's data directory, so
+    this finds a node even when an interrupt landed between ``fork`` and our bookkeeping.
+    Servers rewrite their process titles, so the working directory is the reliable mark.
+    """
+    root = str(Path(path).resolve())
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd.removesuffix(" (deleted)").startswith(root + "/") or cwd == root:
+            if pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def kill_under(path: Path | str) -> list[int]:
+    """SIGKILL every process found by ``processes_under`` (the backstop after a failed start)."""
+    victims = processes_under(path)
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(pid_alive(p) for p in victims):
+        for p in victims:
+            _reap(p)
+        time.sleep(0.05)
+    return victims
