@@ -18,7 +18,15 @@ from workloads.loader import (
     load_profile,
     parse_profile,
 )
-from workloads.profile import OPERATIONS, CatalogSpec, Profile, SkuDistribution, Stage
+from workloads.profile import (
+    OPERATIONS,
+    CatalogSpec,
+    Profile,
+    SkuDistribution,
+    Stage,
+    profile_from_dict,
+    profile_to_dict,
+)
 
 __all__ = [
     "OPERATIONS",
@@ -35,5 +43,7 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "parse_profile",
+    "profile_from_dict",
+    "profile_to_dict",
     "sku_name",
 ]

@@ -14,7 +14,7 @@ Stage kinds:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 OPERATIONS: tuple[str, ...] = (
@@ -198,3 +198,23 @@ class Profile:
 
 def is_finite_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def profile_to_dict(p: Profile) -> dict[str, Any]:
+    """Lossless plain-data form (for sending a profile to worker processes)."""
+    return asdict(p)
+
+
+def profile_from_dict(d: dict[str, Any]) -> Profile:
+    return Profile(
+        name=d["name"],
+        description=d["description"],
+        stages=tuple(Stage(**s) for s in d["stages"]),
+        mix=dict(d["mix"]),
+        sku=SkuDistribution(**d["sku"]),
+        carts=d["carts"],
+        catalog=CatalogSpec(**d["catalog"]),
+        arrival=d["arrival"],
+        source=d["source"],
+        scale=d["scale"],
+    )

@@ -29,12 +29,16 @@ DEFAULT_DRAIN_TIMEOUT_S = 30.0
 @dataclass(frozen=True)
 class StoreSpec:
     """How a worker process opens its own store: ``targets.open_store(target, endpoints,
-    options)``, or ``factory="package.module:callable"`` called with ``**options``."""
+    options)``, or ``factory="package.module:callable"`` called with ``**options``.
+    ``prepare_in_worker``: each worker loads the profile's catalog into its own store — only
+    for process-local stores (``reference``) in tests and demos; real stores are prepared
+    once by the orchestrator."""
 
     target: str
     endpoints: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     factory: str | None = None
+    prepare_in_worker: bool = False
 
     def to_message(self) -> dict[str, Any]:
         return {
@@ -42,11 +46,18 @@ class StoreSpec:
             "endpoints": self.endpoints,
             "options": self.options,
             "factory": self.factory,
+            "prepare_in_worker": self.prepare_in_worker,
         }
 
     @classmethod
     def from_message(cls, m: dict[str, Any]) -> StoreSpec:
-        return cls(m["target"], dict(m["endpoints"]), dict(m["options"]), m.get("factory"))
+        return cls(
+            m["target"],
+            dict(m["endpoints"]),
+            dict(m["options"]),
+            m.get("factory"),
+            bool(m.get("prepare_in_worker", False)),
+        )
 
     def open(self) -> CartStore:
         if self.factory:

@@ -163,6 +163,13 @@ def _scenario(name: str, out: Path) -> dict[str, Any]:
         r = engine.run_load(store, "ref", p, out, catalog=cat, in_flight_cap=20,
                             backlog_cap=100_000, drain_timeout_s=60)  # fmt: skip
         doc = {"result": r.to_json()}
+    elif name == "workers":
+        p = profile(600, 6, "uniform")
+        spec = engine.StoreSpec("reference", {}, {"latency_s": 0.001}, prepare_in_worker=True)
+        t = time.monotonic()
+        r = engine.run_load(None, "ref", p, out, workers=2, store_spec=spec)
+        doc = {"result": r.to_json(), "expected_ops": p.expected_ops,
+               "wall_s": time.monotonic() - t, "ledger_orders": len(r.ledger.orders)}  # fmt: skip
     else:
         raise SystemExit(f"unknown scenario {name}")
     return doc
