@@ -198,7 +198,8 @@ def _run_target(
         store_opts = dict(opts.store_options.get(target, {}))
         if target != "reference":
             store_opts.setdefault("durability", opts.durability)
-        store = open_store(target, topo.endpoints, _accepted(target, store_opts))
+        store_options = _accepted(target, store_opts)
+        store = open_store(target, topo.endpoints, store_options)
         catalog = build_catalog(opts.profile, opts.seed)
         progress(f"{target}: seeding {len(catalog.products)} products")
         prep = store.prepare(catalog)
@@ -212,9 +213,10 @@ def _run_target(
                 on_interval(target, stats)
 
         load = engine.run_load(
-            store, target=target, profile=opts.profile, run_dir=run_dir, seed=opts.seed,
-            workers=opts.workers, in_flight_cap=opts.in_flight_cap, on_interval=interval_cb,
-            catalog=catalog, partial=lambda partial: _merge_partial(results, target, partial),
+            store, target, opts.profile, run_dir, seed=opts.seed, workers=opts.workers,
+            in_flight_cap=opts.in_flight_cap, catalog=catalog, on_interval=interval_cb,
+            results_doc=results.data,
+            store_spec=engine.StoreSpec(target, topo.endpoints, store_options),
         )
         block.update(load.to_json())
         progress(f"{target}: load done; auditing acknowledged writes")
@@ -253,13 +255,6 @@ def _accepted(target: str, opts: dict[str, Any]) -> dict[str, Any]:
     if target == "redis-cluster" and durability == "strict":
         opts.setdefault("wait_replicas", 1)
     return opts
-
-
-def _merge_partial(results: RunResults, target: str, partial: dict[str, Any]) -> None:
-    """Called by the engine every second with the target's results so far."""
-    block = results.target(target)
-    block.update(partial)
-    results.flush()
 
 
 def _slo(block: dict[str, Any], p99_9_ms: float) -> dict[str, Any]:

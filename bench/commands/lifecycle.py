@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from bench.launchers import get_launcher
 from bench.launchers.base import Launcher, TargetSpec, Topology, expand_targets
 from bench.launchers.native import process
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def target_option(default: str | None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ from rich.table import Table
 
 from bench.errors import EXIT_INFRA, UsageError
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _progress(message: str) -> None:
@@ -26,15 +27,13 @@ def _interval_printer() -> Any:
     """Live per-second progress: target, stage, offered vs achieved, p99, errors, dropped."""
 
     def show(target: str, stats: Any) -> None:
-        get = stats.get if isinstance(stats, dict) else lambda k, d=None: getattr(stats, k, d)
         line = (
-            f"{target:<13} t={get('t_s', 0):>5.0f}s {str(get('stage', '')):<10} "
-            f"offered {get('offered', 0):>6}/s achieved {get('completed', 0):>6}/s "
-            f"p99 {get('intended_p99_ms', 0.0):>8.1f} ms (service {get('service_p99_ms', 0.0):.1f}) "
-            f"errors {get('errors', 0)} dropped {get('dropped', 0)} in-flight {get('in_flight', 0)}"
+            f"{target:<13} t={stats.t_s:>4.0f}/{stats.duration_s:.0f}s {stats.stage:<9} "
+            f"offered {stats.offered:>5}/s achieved {stats.completed:>5}/s "
+            f"p99 {stats.intended_p99_ms:>8.1f} ms (service {stats.service_p99_ms:.1f}) "
+            f"err {stats.errors} drop {stats.dropped} inflight {stats.in_flight} "
+            f"lag p99 {stats.lag_p99_ms:.1f} ms cpu {stats.cpu_pct:.0f}%"
         )
-        if get("saturated"):
-            line += "  [bold red]GENERATOR SATURATED[/bold red]"
         console.print(line, highlight=False)
 
     return show
