@@ -78,7 +78,7 @@ def run(target: str, profile: str, scale: float, duration: float | None, rate: f
     from bench import orchestrator
     from bench.commands.lifecycle import make_launcher
     from bench.launchers.base import TARGETS, expand_targets
-    from bench.launchers.native.process import validate_cpuset
+    from bench.launchers.native.process import parse_cpuset, validate_cpuset
     from bench.paths import state_dir
     from workloads import load_profile
 
@@ -91,7 +91,7 @@ def run(target: str, profile: str, scale: float, duration: float | None, rate: f
     validate_cpuset(generator_cpuset)
     prof = load_profile(profile, scale=scale, duration=duration, rate=rate)
     if generator_cpuset:
-        os.sched_setaffinity(0, _cpus(generator_cpuset))
+        os.sched_setaffinity(0, parse_cpuset(generator_cpuset))
     store_options: dict[str, dict[str, Any]] = {}
     if consistency:
         store_options["cassandra"] = {"consistency": consistency.upper()}
@@ -129,17 +129,6 @@ def run(target: str, profile: str, scale: float, duration: float | None, rate: f
     if failed:
         console.print(f"error: targets failed: {', '.join(failed)} (see {run_dir / 'run.log'})")
         raise SystemExit(EXIT_INFRA)
-
-
-def _cpus(spec: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in spec.split(","):
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            cpus.update(range(int(lo), int(hi) + 1))
-        else:
-            cpus.add(int(part))
-    return cpus
 
 
 def _latest_run(parent: Path) -> Path | None:

@@ -55,12 +55,10 @@ def cpuset_prefix(cpuset: str | None) -> list[str]:
     return ["taskset", "-c", cpuset]
 
 
-def validate_cpuset(cpuset: str | None) -> None:
+def parse_cpuset(cpuset: str) -> set[int]:
+    """``"0,2-3"`` → ``{0, 2, 3}``; UsageError on anything else."""
     from bench.errors import UsageError
 
-    if not cpuset:
-        return
-    available = os.sched_getaffinity(0)
     cpus: set[int] = set()
     try:
         for part in cpuset.split(","):
@@ -70,10 +68,18 @@ def validate_cpuset(cpuset: str | None) -> None:
             else:
                 cpus.add(int(part))
     except ValueError:
-        raise UsageError(
-            f"invalid --cpuset {cpuset!r}; expected a CPU list like '1' or '0-1'"
-        ) from None
-    missing = sorted(cpus - available)
+        raise UsageError(f"invalid --cpuset {cpuset!r}; expected a CPU list like '1' or '0-1'") from None
+    return cpus
+
+
+def validate_cpuset(cpuset: str | None) -> None:
+    """The CPUs must exist and be usable by this process."""
+    from bench.errors import UsageError
+
+    if not cpuset:
+        return
+    available = os.sched_getaffinity(0)
+    missing = sorted(parse_cpuset(cpuset) - available)
     if missing:
         raise UsageError(
             f"--cpuset {cpuset!r} names CPUs {missing} that this machine does not have "
