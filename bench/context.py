@@ -16,8 +16,17 @@ from typing import Any
 
 from bench import __version__
 
-DRIVERS = ("locust", "psycopg", "psycopg-pool", "cassandra-driver", "redis", "hdrhistogram",
-           "gevent", "docker", "plotly")
+DRIVERS = (
+    "locust",
+    "psycopg",
+    "psycopg-pool",
+    "cassandra-driver",
+    "redis",
+    "hdrhistogram",
+    "gevent",
+    "docker",
+    "plotly",
+)
 
 
 def host_info() -> dict[str, Any]:
@@ -66,10 +75,20 @@ def git_commit() -> str | None:
     """The commit of the cartbench checkout, with ``-dirty`` if it has local changes."""
     here = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("-dirty" if dirty else "")

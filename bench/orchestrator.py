@@ -57,7 +57,9 @@ def public_topology(topo: Topology) -> dict[str, Any]:
         "resources": topo.resources,
         "time_to_ready_s": topo.time_to_ready_s,
         "endpoints": endpoints,
-        "nodes": [{"name": n.name, "host": n.host, "port": n.port, "role": n.role} for n in topo.nodes],
+        "nodes": [
+            {"name": n.name, "host": n.host, "port": n.port, "role": n.role} for n in topo.nodes
+        ],
     }
 
 
@@ -183,9 +185,14 @@ def _run_target(
     results.flush()
     run_id = results.data["run"]["id"]
     spec = TargetSpec(
-        target=target, run_id=run_id, base_dir=state_dir / "runs" / run_id / target,
-        nodes=opts.nodes if target == "cassandra" else None, durability=opts.durability,
-        cpuset=opts.cpuset, cpus=opts.cpus, memory=opts.memory,
+        target=target,
+        run_id=run_id,
+        base_dir=state_dir / "runs" / run_id / target,
+        nodes=opts.nodes if target == "cassandra" else None,
+        durability=opts.durability,
+        cpuset=opts.cpuset,
+        cpus=opts.cpus,
+        memory=opts.memory,
         max_connections=max(300, opts.in_flight_cap + 50),
     )
     topo: Topology | None = None
@@ -213,8 +220,15 @@ def _run_target(
                 on_interval(target, stats)
 
         load = engine.run_load(
-            store, target, opts.profile, run_dir, seed=opts.seed, workers=opts.workers,
-            in_flight_cap=opts.in_flight_cap, catalog=catalog, on_interval=interval_cb,
+            store,
+            target,
+            opts.profile,
+            run_dir,
+            seed=opts.seed,
+            workers=opts.workers,
+            in_flight_cap=opts.in_flight_cap,
+            catalog=catalog,
+            on_interval=interval_cb,
             results_doc=results.data,
             store_spec=engine.StoreSpec(target, topo.endpoints, store_options),
         )
@@ -229,7 +243,7 @@ def _run_target(
         block["error"] = exc.message
         progress(f"[red]{target}: failed: {exc.message}[/red]")
         log.error("%s failed: %s", target, exc.message)
-    except Exception as exc:  # noqa: BLE001 - one target's bug must not lose the others' results
+    except Exception as exc:
         block["status"] = "failed"
         block["error"] = f"{type(exc).__name__}: {exc}"
         progress(f"[red]{target}: failed: {type(exc).__name__}: {exc}[/red]")
@@ -240,7 +254,7 @@ def _run_target(
         if store is not None:
             try:
                 store.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing %s store", target)
         if topo is not None:
             progress(f"{target}: stopping")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -21,7 +22,10 @@ console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def target_option(default: str | None) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def target_option(default: str | None) -> Callable[[F], F]:
     return click.option(
         "--target",
         "-t",
@@ -32,7 +36,7 @@ def target_option(default: str | None) -> Any:
     )
 
 
-def launcher_options(f: Any) -> Any:
+def launcher_options(f: F) -> F:
     f = click.option(
         "--launcher",
         default="native",
@@ -227,15 +231,18 @@ def status() -> None:
 def down(target: str) -> None:
     """Stop running topologies (all by default) and remove their data."""
     wanted = set(expand_targets(target))
-    topologies = [t for t in state.load_all() if t.target in wanted]
-    cleaned = 0
-    try:
+    everything = state.load_all()
+    topologies = [t for t in everything if t.target in wanted]
+    tear_down(topologies)
+    cleaned: list[str] = []
+    try:  # containers of earlier crashed runs, found by label (no engine: nothing to do)
         from bench.launchers.docker import cleanup_leftovers
 
-        cleaned = cleanup_leftovers()
-    except Exception:
-        cleaned = 0
+        keep = [t.run_id for t in everything if t.target not in wanted]
+        cleaned = cleanup_leftovers(progress, keep_runs=keep)
+    except Exception:  # noqa: BLE001 - docker SDK absent or engine not running
+        cleaned = []
+    if cleaned:
+        progress(f"docker: removed leftovers of earlier runs: {', '.join(cleaned)}")
     if not topologies and not cleaned:
         out.print("nothing to stop")
-        return
-    tear_down(topologies)

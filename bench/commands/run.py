@@ -40,37 +40,94 @@ def _interval_printer() -> Any:
 
 
 @click.command()
-@click.option("--target", "-t", default="all", show_default=True,
-              help="postgres, cassandra, redis-cluster, all (comma list allowed), or reference.")
-@click.option("--profile", "-p", default="holiday-rush", show_default=True,
-              help="Built-in profile name (see `bench list`) or a TOML file.")
+@click.option(
+    "--target",
+    "-t",
+    default="all",
+    show_default=True,
+    help="postgres, cassandra, redis-cluster, all (comma list allowed), or reference.",
+)
+@click.option(
+    "--profile",
+    "-p",
+    default="holiday-rush",
+    show_default=True,
+    help="Built-in profile name (see `bench list`) or a TOML file.",
+)
 @click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply every rate.")
-@click.option("--duration", type=float, default=None, help="Stretch/compress the profile to S seconds.")
-@click.option("--rate", type=float, default=None, help="Constant offered rate R ops/s instead of the stages.")
+@click.option(
+    "--duration", type=float, default=None, help="Stretch/compress the profile to S seconds."
+)
+@click.option(
+    "--rate", type=float, default=None, help="Constant offered rate R ops/s instead of the stages."
+)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True,
-              help="Local Locust worker processes (0 = generate load in this process).")
-@click.option("--in-flight", "in_flight", type=int, default=256, show_default=True,
-              help="Cap on concurrent operations per generator process.")
+@click.option(
+    "--workers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Local Locust worker processes (0 = generate load in this process).",
+)
+@click.option(
+    "--in-flight",
+    "in_flight",
+    type=int,
+    default=256,
+    show_default=True,
+    help="Cap on concurrent operations per generator process.",
+)
 @click.option("--consistency", default=None, help="Cassandra consistency level (default QUORUM).")
 @click.option("--generator-cpuset", default=None, help="Pin the load generator to these CPUs.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"),
-              show_default=True, help="Parent directory of run directories.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Parent directory of run directories.",
+)
 @click.option("--no-report", is_flag=True, help="Do not render index.html at the end.")
-@click.option("--launcher", default="auto", show_default=True,
-              type=click.Choice(["auto", "native", "docker", "external"]))
-@click.option("--endpoints", type=click.Path(path_type=Path), default=None,
-              help="TOML file with existing endpoints (with --launcher external).")
+@click.option(
+    "--launcher",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "native", "docker", "external"]),
+)
+@click.option(
+    "--endpoints",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file with existing endpoints (with --launcher external).",
+)
 @click.option("--nodes", type=int, default=None, help="Cassandra node count (default 3).")
-@click.option("--durability", type=click.Choice(["default", "strict"]), default="default", show_default=True)
+@click.option(
+    "--durability", type=click.Choice(["default", "strict"]), default="default", show_default=True
+)
 @click.option("--cpuset", default=None, help="Pin each target's processes to these CPUs.")
 @click.option("--cpus", type=float, default=None, help="Docker: CPU limit per target.")
 @click.option("--memory", default=None, help="Docker: memory limit per target.")
-def run(target: str, profile: str, scale: float, duration: float | None, rate: float | None,
-        seed: int, workers: int, in_flight: int, consistency: str | None,
-        generator_cpuset: str | None, out_dir: Path, no_report: bool, launcher: str,
-        endpoints: Path | None, nodes: int | None, durability: str, cpuset: str | None,
-        cpus: float | None, memory: str | None) -> None:
+def run(
+    target: str,
+    profile: str,
+    scale: float,
+    duration: float | None,
+    rate: float | None,
+    seed: int,
+    workers: int,
+    in_flight: int,
+    consistency: str | None,
+    generator_cpuset: str | None,
+    out_dir: Path,
+    no_report: bool,
+    launcher: str,
+    endpoints: Path | None,
+    nodes: int | None,
+    durability: str,
+    cpuset: str | None,
+    cpus: float | None,
+    memory: str | None,
+) -> None:
     """Run a load profile against each target in turn and write results + report."""
     from bench import engine
 
@@ -96,9 +153,18 @@ def run(target: str, profile: str, scale: float, duration: float | None, rate: f
     if consistency:
         store_options["cassandra"] = {"consistency": consistency.upper()}
     opts = orchestrator.RunOptions(
-        targets=targets, profile=prof, seed=seed, workers=workers, in_flight_cap=in_flight,
-        nodes=nodes, durability=durability, cpuset=cpuset, generator_cpuset=generator_cpuset,
-        cpus=cpus, memory=memory, store_options=store_options,
+        targets=targets,
+        profile=prof,
+        seed=seed,
+        workers=workers,
+        in_flight_cap=in_flight,
+        nodes=nodes,
+        durability=durability,
+        cpuset=cpuset,
+        generator_cpuset=generator_cpuset,
+        cpus=cpus,
+        memory=memory,
+        store_options=store_options,
     )
     if targets == ["reference"]:
         from bench.launchers.reference import ReferenceLauncher
@@ -107,13 +173,20 @@ def run(target: str, profile: str, scale: float, duration: float | None, rate: f
         reason = "reference store (in-memory oracle, no datastore)"
     else:
         launch, reason = make_launcher(launcher, endpoints)
-    _progress(f"launcher: {launch.name} ({reason}); profile {prof.name}: "
-              f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s")
+    _progress(
+        f"launcher: {launch.name} ({reason}); profile {prof.name}: "
+        f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
+    )
     del TARGETS
     run_dir: Path | None = None
     try:
         run_dir, results = orchestrator.run_all(
-            opts, launch, reason, out_dir, progress=_progress, on_interval=_interval_printer(),
+            opts,
+            launch,
+            reason,
+            out_dir,
+            progress=_progress,
+            on_interval=_interval_printer(),
             state_dir=state_dir(),
         )
     except KeyboardInterrupt:
@@ -142,26 +215,50 @@ def _render(run_dir: Path) -> None:
 
         path = render_report(run_dir)
         _progress(f"report: {path}")
-    except Exception as exc:  # noqa: BLE001 - results are on disk; the report can be re-rendered
+    except Exception as exc:
         console.print(f"warning: report not rendered ({exc}); run `bench report {run_dir}`")
 
 
 def _summary_table(data: dict[str, Any]) -> Table:
-    table = Table(title=f"cartbench run {data['run']['id']} — profile {data['run']['profile']['name']}")
-    for col in ("target", "status", "throughput ops/s", "p99 ms", "p99.9 ms", "errors",
-                "dropped", "lost writes", "oversold", "SLO p99.9≤300ms", "generator"):
+    table = Table(
+        title=f"cartbench run {data['run']['id']} — profile {data['run']['profile']['name']}"
+    )
+    for col in (
+        "target",
+        "status",
+        "throughput ops/s",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "dropped",
+        "lost writes",
+        "oversold",
+        "SLO p99.9≤300ms",
+        "generator",
+    ):
         table.add_column(col)
     for name, t in data.get("targets", {}).items():
         totals = t.get("totals", {})
-        worst99 = max((op["latency_ms"]["intended"]["p99"] for op in t.get("operations", {}).values()), default=0.0)
-        worst999 = max((op["latency_ms"]["intended"]["p99_9"] for op in t.get("operations", {}).values()), default=0.0)
+        worst99 = max(
+            (op["latency_ms"]["intended"]["p99"] for op in t.get("operations", {}).values()),
+            default=0.0,
+        )
+        worst999 = max(
+            (op["latency_ms"]["intended"]["p99_9"] for op in t.get("operations", {}).values()),
+            default=0.0,
+        )
         audit = t.get("audit", {})
         slo = t.get("slo", {})
         table.add_row(
-            name, t.get("status", "?") + (f": {t['error']}" if t.get("error") else ""),
-            f"{totals.get('throughput_ops_s', 0):.0f}", f"{worst99:.1f}", f"{worst999:.1f}",
-            str(totals.get("errors", "-")), str(totals.get("dropped", "-")),
-            str(audit.get("acknowledged_writes_lost", "-")), str(audit.get("oversold_units", "-")),
+            name,
+            t.get("status", "?") + (f": {t['error']}" if t.get("error") else ""),
+            f"{totals.get('throughput_ops_s', 0):.0f}",
+            f"{worst99:.1f}",
+            f"{worst999:.1f}",
+            str(totals.get("errors", "-")),
+            str(totals.get("dropped", "-")),
+            str(audit.get("acknowledged_writes_lost", "-")),
+            str(audit.get("oversold_units", "-")),
             ("met" if slo.get("met") else "missed") if slo else "-",
             "[bold red]SATURATED[/bold red]" if t.get("generator_saturated") else "ok",
         )
@@ -169,7 +266,9 @@ def _summary_table(data: dict[str, Any]) -> Table:
 
 
 @click.command()
-@click.option("--master", "master_host", required=True, help="Host of the `bench run --workers` master.")
+@click.option(
+    "--master", "master_host", required=True, help="Host of the `bench run --workers` master."
+)
 @click.option("--master-port", type=int, default=5557, show_default=True)
 def worker(master_host: str, master_port: int) -> None:
     """Join a distributed run as a Locust worker."""
@@ -188,9 +287,11 @@ def list_cmd() -> None:
     table = Table(title="targets")
     table.add_column("target")
     table.add_column("architecture")
-    arch = {"postgres": "centralised RDBMS (PostgreSQL 15, 1 primary)",
-            "cassandra": "Dynamo-style leaderless (Cassandra 5.0, 3 nodes, RF=3, QUORUM)",
-            "redis-cluster": "sharded in-memory (Redis 7 Cluster, 3 masters + 3 replicas)"}
+    arch = {
+        "postgres": "centralised RDBMS (PostgreSQL 15, 1 primary)",
+        "cassandra": "Dynamo-style leaderless (Cassandra 5.0, 3 nodes, RF=3, QUORUM)",
+        "redis-cluster": "sharded in-memory (Redis 7 Cluster, 3 masters + 3 replicas)",
+    }
     for t in TARGETS:
         table.add_row(t, arch[t])
     out.print(table)
@@ -198,5 +299,7 @@ def list_cmd() -> None:
     for col in ("profile", "duration s", "peak ops/s", "description"):
         table.add_column(col)
     for p in list_profiles():
-        table.add_row(p["name"], f"{p['duration_s']:.0f}", f"{p['peak_rate']:.0f}", p["description"])
+        table.add_row(
+            p["name"], f"{p['duration_s']:.0f}", f"{p['peak_rate']:.0f}", p["description"]
+        )
     out.print(table)

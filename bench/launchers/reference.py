@@ -18,9 +18,15 @@ class ReferenceLauncher:
 
     def up(self, spec: TargetSpec, progress: ProgressFn = no_progress) -> Topology:
         return Topology(
-            target=spec.target, launcher=self.name, run_id=spec.run_id, nodes=[], endpoints={},
-            version="in-memory", settings={"durability": "none (process memory)"},
-            resources={}, time_to_ready_s=0.0,
+            target=spec.target,
+            launcher=self.name,
+            run_id=spec.run_id,
+            nodes=[],
+            endpoints={},
+            version="in-memory",
+            settings={"durability": "none (process memory)"},
+            resources={},
+            time_to_ready_s=0.0,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             base_dir=str(spec.base_dir),
         )
