@@ -35,6 +35,7 @@ from bench.paths import SETUP_COMMAND, cassandra_lib_dir
 DEFAULT_NODES = 3
 STARTUP_TIMEOUT_S = 300.0
 DRIVER_TIMEOUT_S = 60.0
+PROTOCOL_VERSION = 5  # Cassandra 5.0's newest; pinned so the driver does not log downgrades
 JAVA_DIRS = ("/usr/lib/jvm/java-17-openjdk-amd64/bin", "/usr/lib/jvm/java-17-openjdk-arm64/bin")
 _HEAP_RE = re.compile(r"^[1-9][0-9]*[mMgG]$")
 
@@ -48,7 +49,12 @@ def java_major(java: str) -> int | None:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    return parse_java_major(out.stderr + out.stdout)
+
+
+def parse_java_major(text: str) -> int | None:
+    """``openjdk version "17.0.15"`` → 17; ``java version "1.8.0_402"`` → 8."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     if not match:
         return None
     major = int(match.group(1))
@@ -206,6 +212,7 @@ def _cluster(contact_points: list[str], port: int, local_dc: str) -> Any:
     return Cluster(
         contact_points=contact_points,
         port=port,
+        protocol_version=PROTOCOL_VERSION,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=5,
         control_connection_timeout=5,
@@ -214,29 +221,27 @@ def _cluster(contact_points: list[str], port: int, local_dc: str) -> Any:
 
 def driver_check(endpoints: dict[str, Any], expected_hosts: int, timeout: float) -> str:
     """Wait until the driver sees ``expected_hosts`` hosts, all up; return release_version."""
-    cluster = _cluster(endpoints["contact_points"], endpoints["port"], endpoints["local_dc"])
-    try:
-        deadline = time.monotonic() + timeout
-        session = None
-        last = "no connection"
-        while time.monotonic() < deadline:
-            try:
-                if session is None:
-                    session = cluster.connect()
+    deadline = time.monotonic() + timeout
+    last = "no connection"
+    while time.monotonic() < deadline:
+        # a failed connect() shuts its Cluster down: every attempt gets a fresh one
+        cluster = _cluster(endpoints["contact_points"], endpoints["port"], endpoints["local_dc"])
+        try:
+            session = cluster.connect()
+            while time.monotonic() < deadline:
                 hosts = cluster.metadata.all_hosts()
                 up = [h for h in hosts if h.is_up]
                 if len(hosts) == expected_hosts and len(up) == expected_hosts:
                     row = session.execute("SELECT release_version FROM system.local").one()
                     return str(row.release_version)
                 last = f"{len(up)}/{len(hosts)} hosts up, expected {expected_hosts}"
-            except Exception as exc:  # a not-yet-ready cluster raises many kinds of errors
-                last = f"{type(exc).__name__}: {exc}"[:300]
+                time.sleep(0.5)
+        except Exception as exc:  # a not-yet-ready cluster raises many kinds of errors
+            last = f"{type(exc).__name__}: {exc}"[:300]
             time.sleep(0.5)
-        raise InfraError(
-            f"cassandra: the driver did not see all hosts up in {timeout:.0f} s ({last})"
-        )
-    finally:
-        cluster.shutdown()
+        finally:
+            cluster.shutdown()
+    raise InfraError(f"cassandra: the driver did not see all hosts up in {timeout:.0f} s ({last})")
 
 
 def _wait_logs(nodes: list[Node], timeout: float, t0: float, progress: ProgressFn) -> None:
@@ -245,7 +250,7 @@ def _wait_logs(nodes: list[Node], timeout: float, t0: float, progress: ProgressF
     total = len(nodes)
     while pending:
         for node in list(pending):
-            if cc.ready_in_log(_log_text(node)):
+            if cc.ready_in_log(_log_text(node), node.pid):
                 pending.remove(node)
                 done = total - len(pending)
                 progress(

@@ -295,15 +295,23 @@ def jvm_args(
 
 
 def launch_argv(java: str, args: Sequence[str]) -> list[str]:
-    """``sh -c 'echo MARKER; exec java ...'``: the marker separates starts in the appended log;
-    ``exec`` keeps the JVM as the process (group leader) that was spawned."""
-    return ["/bin/sh", "-c", f'echo "{START_MARKER}"; exec "$0" "$@"', java, *args]
+    """``sh -c 'echo MARKER pid=$$; exec java ...'``: the marker separates starts in the appended
+    log; ``exec`` keeps the JVM as the spawned process (group leader), so ``$$`` is its pid."""
+    return ["/bin/sh", "-c", f'echo "{START_MARKER} pid=$$"; exec "$0" "$@"', java, *args]
 
 
-def ready_in_log(text: str) -> bool:
-    """True if the log shows the CQL listener started after the last start marker."""
+def ready_in_log(text: str, pid: int | None = None) -> bool:
+    """True if the log shows the CQL listener started after the last start marker — and, given
+    ``pid``, after the marker of that very process (an older start's line does not count)."""
     start = text.rfind(START_MARKER)
-    return READY_LINE in (text[start:] if start >= 0 else text)
+    if start < 0:
+        return pid is None and READY_LINE in text
+    if pid is not None:
+        line_end = text.find("\n", start)
+        marker = text[start : line_end if line_end >= 0 else len(text)]
+        if marker.strip() != f"{START_MARKER} pid={pid}":
+            return False
+    return READY_LINE in text[start:]
 
 
 def settings(durability: Durability, tuning: Tuning, heap: str, processors: int) -> dict[str, Any]:
