@@ -250,9 +250,9 @@ def processes_under(path: Path | str) -> list[int]:
             cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if cwd.removesuffix(" (deleted)").startswith(root + "/") or cwd == root:
-            if pid_alive(int(entry.name)):
-                found.append(int(entry.name))
+        inside = cwd.removesuffix(" (deleted)").startswith(root + "/") or cwd == root
+        if inside and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
     return found
 
 
