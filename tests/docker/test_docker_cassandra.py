@@ -3,6 +3,7 @@ host through the per-node loopback addresses, a node cut off the network, teardo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,19 @@ pytestmark = pytest.mark.docker
 
 def test_cassandra_three_nodes(launcher: DockerLauncher, run_id: str, tmp_path: Path,
                                leftovers: Any) -> None:
-    from cassandra import ConsistencyLevel
-    from cassandra.cluster import Cluster, ExecutionProfile
+    from cassandra import (
+        ConsistencyLevel,
+        OperationTimedOut,
+        ReadTimeout,
+        Unavailable,
+        WriteTimeout,
+    )
+    from cassandra.cluster import (
+        EXEC_PROFILE_DEFAULT,
+        Cluster,
+        ExecutionProfile,
+        NoHostAvailable,
+    )
     from cassandra.policies import DCAwareRoundRobinPolicy
 
     spec = TargetSpec(target="cassandra", run_id=run_id, base_dir=tmp_path, nodes=3)
@@ -33,7 +45,7 @@ def test_cassandra_three_nodes(launcher: DockerLauncher, run_id: str, tmp_path: 
             consistency_level=ConsistencyLevel.QUORUM,
         )
         cluster = Cluster(ep["contact_points"], port=ep["port"], protocol_version=5,
-                          execution_profiles={"default": profile})
+                          execution_profiles={EXEC_PROFILE_DEFAULT: profile})
         try:
             session = cluster.connect()
             session.execute("CREATE KEYSPACE ks WITH replication = "
@@ -44,8 +56,16 @@ def test_cassandra_three_nodes(launcher: DockerLauncher, run_id: str, tmp_path: 
             assert session.execute("SELECT qty FROM ks.carts WHERE id = 7").one()[0] == 14
             # one node partitioned away: QUORUM (2 of 3) still reads and writes
             launcher.disconnect_node(topo, "cassandra-3")
-            session.execute("INSERT INTO ks.carts (id, qty) VALUES (100, 1)")
-            assert session.execute("SELECT qty FROM ks.carts WHERE id = 100").one()[0] == 1
+            deadline = time.monotonic() + 30  # the driver notices node 3 is gone
+            while True:
+                try:
+                    session.execute("INSERT INTO ks.carts (id, qty) VALUES (100, 1)")
+                    row = session.execute("SELECT qty FROM ks.carts WHERE id = 100").one()
+                    break
+                except (OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout, NoHostAvailable):
+                    if time.monotonic() > deadline:
+                        raise
+            assert row is not None and row[0] == 1
             launcher.reconnect_node(topo, "cassandra-3")
         finally:
             cluster.shutdown()

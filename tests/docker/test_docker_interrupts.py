@@ -44,15 +44,15 @@ def _first_container_run(client: Any, target: str, before: set[str], timeout: fl
     """Wait until a new container of ``target`` exists; return its run id label."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for c in client.containers.list(all=True, filters={"label": f"cartbench.target={target}"}):
-            if c.id not in before:
-                return str(c.labels[LABEL_RUN])
+        for c in client.api.containers(all=True, filters={"label": f"cartbench.target={target}"}):
+            if c["Id"] not in before:
+                return str(c["Labels"][LABEL_RUN])
         time.sleep(0.05)
     pytest.fail(f"no {target} container appeared within {timeout} s")
 
 
 def _existing(client: Any) -> set[str]:
-    return {c.id for c in client.containers.list(all=True)}
+    return {c["Id"] for c in client.api.containers(all=True)}
 
 
 def test_sigint_during_bench_up_leaves_nothing(docker_client: Any, tmp_path: Path,
@@ -72,7 +72,7 @@ def test_sigint_during_bench_up_leaves_nothing(docker_client: Any, tmp_path: Pat
             proc.kill()
     assert proc.returncode == 130, out
     assert "Traceback" not in out
-    assert leftovers(run) == []
+    assert leftovers(run) == [], out
 
 
 def test_sigterm_during_up_leaves_nothing(docker_client: Any, tmp_path: Path, run_id: str,
@@ -89,7 +89,7 @@ def test_sigterm_during_up_leaves_nothing(docker_client: Any, tmp_path: Path, ru
             proc.kill()
     assert "UP-FINISHED" not in out
     assert proc.returncode != 0
-    assert leftovers(run_id) == []
+    assert leftovers(run_id) == [], out
 
 
 def test_missing_image_names_the_build_script(docker_client: Any, tmp_path: Path, run_id: str,
@@ -102,8 +102,13 @@ def test_missing_image_names_the_build_script(docker_client: Any, tmp_path: Path
 
 
 def test_cleanup_leftovers_removes_crashed_runs(docker_client: Any, run_id: str,
-                                                leftovers: Any) -> None:
-    labels = {LABEL_RUN: run_id, "cartbench.target": "redis-cluster"}
+                                                leftovers: Any, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARTBENCH_STATE", str(tmp_path))
+    labels = engine.labels(run_id, "redis-cluster")
+    other = engine.labels(run_id + "o", "postgres")
+    other["cartbench.state"] = str(tmp_path / "another-session")
+    docker_client.networks.create(f"cartbench-{run_id}-other", labels=other)
     docker_client.networks.create(f"cartbench-{run_id}-x", labels=labels)
     volume = docker_client.volumes.create(f"cartbench-{run_id}-x", labels=labels)
     docker_client.containers.run(
@@ -111,11 +116,13 @@ def test_cleanup_leftovers_removes_crashed_runs(docker_client: Any, run_id: str,
         name=f"cartbench-{run_id}-x", volumes={volume.name: {"bind": "/data", "mode": "rw"}},
     )
     assert len(leftovers(run_id)) == 3
-    # only this run: other docker tests may be running on the same engine right now
-    assert run_id in engine.run_ids(docker_client)
-    removed = cleanup_leftovers(runs=[run_id])
+    # this state directory's runs only: another session's objects survive
+    removed = cleanup_leftovers()
     assert f"container cartbench-{run_id}-x" in removed
     assert leftovers(run_id) == []
+    assert leftovers(run_id + "o") == [f"network cartbench-{run_id}-other"]
+    assert cleanup_leftovers(runs=[run_id + "o"]) == [f"network cartbench-{run_id}-other"]
+    assert leftovers(run_id + "o") == []
 
 
 def test_unreachable_engine_says_how_to_start_one(tmp_path: Path) -> None:

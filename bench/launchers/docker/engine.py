@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from bench.errors import InfraError
-from bench.launchers.docker.specs import LABEL_RUN, LABEL_TARGET
+from bench.launchers.docker.specs import LABEL_RUN, LABEL_STATE, LABEL_TARGET
 
 START_HINT = "start one with setup/start-dockerd.sh (or point DOCKER_HOST at a running engine)"
 BUILD_HINT = "build the offline images with setup/build-images.sh"
@@ -63,7 +63,9 @@ def ensure_image(client: Any, name: str) -> str:
 
 
 def labels(run_id: str, target: str, **extra: str) -> dict[str, str]:
-    return {LABEL_RUN: run_id, LABEL_TARGET: target, **extra}
+    from bench.paths import state_dir
+
+    return {LABEL_RUN: run_id, LABEL_TARGET: target, LABEL_STATE: str(state_dir()), **extra}
 
 
 def create_network(client: Any, name: str, run_id: str, target: str, attempts: int = 40) -> tuple[Any, str]:
@@ -94,27 +96,41 @@ def create_network(client: Any, name: str, run_id: str, target: str, attempts: i
     raise InfraError(f"docker: no free /24 in 10.231.0.0/16 for the run network ({last})")
 
 
+def _containers(client: Any, selector: str | list[str]) -> list[dict[str, Any]]:
+    """Matching containers from the list endpoint only (no per-container inspect, which races
+    with concurrent removals): dicts with Id, Names, Labels, State."""
+    found: list[dict[str, Any]] = client.api.containers(all=True, filters={"label": selector})
+    return found
+
+
+def _name(c: dict[str, Any]) -> str:
+    names = c.get("Names") or [c["Id"][:12]]
+    return str(names[0]).lstrip("/")
+
+
 def remove_by_label(client: Any, selector: str | list[str]) -> list[str]:
     """Remove every container (with its anonymous volumes), network and volume matching the
     label selector(s) (e.g. ``cartbench.run=abc``; a list means all of them). Returns what was
     removed."""
     from docker.errors import APIError, NotFound
 
+    # APIError (409): a network/volume still in use by a container whose creation is in flight,
+    # or a removal already in progress; ``remove_until_clean`` sweeps again.
     removed: list[str] = []
     flt = {"label": selector}
-    for c in client.containers.list(all=True, filters=flt):
-        with contextlib.suppress(NotFound):
-            if c.status == "paused":
+    for c in _containers(client, selector):
+        with contextlib.suppress(NotFound, APIError):
+            if c.get("State") == "paused":
                 with contextlib.suppress(APIError):
-                    c.unpause()
-            c.remove(force=True, v=True)
-            removed.append(f"container {c.name}")
+                    client.api.unpause(c["Id"])
+            client.api.remove_container(c["Id"], force=True, v=True)
+            removed.append(f"container {_name(c)}")
     for n in client.networks.list(filters=flt):
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, APIError):
             n.remove()
             removed.append(f"network {n.name}")
     for v in client.volumes.list(filters=flt):
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, APIError):
             v.remove(force=True)
             removed.append(f"volume {v.name}")
     return removed
@@ -141,24 +157,20 @@ def remove_until_clean(client: Any, selector: str | list[str], settle_s: float =
     return removed
 
 
-def run_ids(client: Any) -> set[str]:
-    """Every run id found on a container, network or volume."""
-    flt = {"label": LABEL_RUN}
-    objects = (client.containers.list(all=True, filters=flt) + client.networks.list(filters=flt)
-               + client.volumes.list(filters=flt))
-    ids = set()
-    for obj in objects:
-        labels = (obj.attrs.get("Labels") if hasattr(obj, "attrs") else None) or getattr(obj, "labels", {})
-        if labels and LABEL_RUN in labels:
-            ids.add(str(labels[LABEL_RUN]))
-    return ids
+def run_ids(client: Any, selector: str | list[str] = LABEL_RUN) -> set[str]:
+    """Every run id found on a container, network or volume matching the label selector."""
+    flt = {"label": selector}
+    label_sets = [c.get("Labels") or {} for c in _containers(client, selector)]
+    label_sets += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=flt)]
+    label_sets += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters=flt)]
+    return {str(labels[LABEL_RUN]) for labels in label_sets if LABEL_RUN in labels}
 
 
 def leftovers(client: Any, selector: str | list[str] = LABEL_RUN) -> list[str]:
     """Names of containers/networks/volumes still carrying the label (tests assert none)."""
     flt = {"label": selector}
     return (
-        [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+        [f"container {_name(c)}" for c in _containers(client, selector)]
         + [f"network {n.name}" for n in client.networks.list(filters=flt)]
         + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
     )

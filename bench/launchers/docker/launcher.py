@@ -10,7 +10,6 @@ owns the lifecycle: create, start, wait, tear down by label (also on Ctrl-C / SI
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import secrets
@@ -29,6 +28,7 @@ from bench.launchers.docker.specs import (
     DATA_PATH,
     LABEL_NODE,
     LABEL_RUN,
+    LABEL_STATE,
     LABEL_TARGET,
     ContainerSpec,
     Plan,
@@ -165,8 +165,7 @@ class DockerLauncher:
             return self._up(client, spec, progress, module, n, resources, net_name, t0)
         except BaseException:
             progress(f"{spec.target}: removing the run's containers, network and volumes")
-            with contextlib.suppress(Exception):
-                engine.remove_until_clean(client, selector(spec.run_id, spec.target))
+            _remove_after_failure(spec)
             raise
 
     def _up(self, client: Any, spec: TargetSpec, progress: ProgressFn, module: ModuleType,
@@ -243,7 +242,8 @@ class DockerLauncher:
 
     def down(self, topology: Topology) -> None:
         client = engine.connect()
-        engine.remove_by_label(client, selector(topology.run_id, topology.target))
+        engine.remove_until_clean(client, selector(topology.run_id, topology.target),
+                                  settle_s=0.2)
         left = engine.leftovers(client, selector(topology.run_id, topology.target))
         if left:
             raise InfraError("docker: could not remove " + ", ".join(left))
@@ -296,6 +296,26 @@ class DockerLauncher:
         client, c, n = self._container(topology, node)
         client.networks.get(n.extra["network"]).connect(
             c, ipv4_address=n.extra["ip"], aliases=[n.name])
+
+
+def _remove_after_failure(spec: TargetSpec) -> None:
+    """Teardown after a failed or interrupted ``up``.  A fresh client: an interrupt in the middle
+    of a request leaves the old connection pool unusable."""
+    try:
+        client = engine.connect()
+        try:
+            left = engine.remove_until_clean(client, selector(spec.run_id, spec.target))
+            del left
+            remaining = engine.leftovers(client, selector(spec.run_id, spec.target))
+        finally:
+            client.close()
+    except Exception as exc:  # the original error is what the user must see; add ours to stderr
+        remaining = [f"(cleanup failed: {type(exc).__name__}: {exc})"]
+    if remaining:
+        import sys
+
+        print(f"warning: docker objects of run {spec.run_id} left behind: "
+              f"{', '.join(remaining)}; run `bench down` to remove them", file=sys.stderr)
 
 
 def _dir_tar(dirs: list[str]) -> bytes:
@@ -369,13 +389,21 @@ def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool
 
 
 def cleanup_leftovers(progress: ProgressFn = no_progress, *, runs: Iterable[str] | None = None,
-                      keep_runs: Iterable[str] = ()) -> list[str]:
-    """Remove what earlier (crashed) runs left, found by the ``cartbench.run`` label: every run
-    (``runs=None``) or only the given ones, never those in ``keep_runs`` (live topologies).
+                      keep_runs: Iterable[str] = (), all_states: bool = False) -> list[str]:
+    """Remove what earlier (crashed) runs left, found by label: the given ``runs``, or (``None``)
+    every run created under this state directory (``bench.paths.state_dir()``; every state
+    directory with ``all_states=True``), never those in ``keep_runs`` (live topologies).
     Returns what was removed; an empty list when nothing was left.  Needs an engine."""
+    from bench.paths import state_dir
+
     client = engine.connect()
     keep = set(keep_runs)
-    found = set(runs) if runs is not None else engine.run_ids(client)
+    if runs is not None:
+        found = set(runs)
+    elif all_states:
+        found = engine.run_ids(client)
+    else:
+        found = engine.run_ids(client, [LABEL_RUN, f"{LABEL_STATE}={state_dir()}"])
     removed: list[str] = []
     for run in sorted(found - keep):
         removed += engine.remove_by_label(client, f"{LABEL_RUN}={run}")

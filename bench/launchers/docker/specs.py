@@ -36,6 +36,10 @@ DATA_PATH = "/var/lib/cartbench"
 LABEL_RUN = "cartbench.run"
 LABEL_TARGET = "cartbench.target"
 LABEL_NODE = "cartbench.node"
+#: The state directory (``bench.paths.state_dir()``) of the process that created the object:
+#: ``cleanup_leftovers`` only touches its own state directory's runs by default, so a parallel
+#: session (another CARTBENCH_STATE) never loses its live containers.
+LABEL_STATE = "cartbench.state"
 
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
