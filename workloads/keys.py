@@ -5,6 +5,7 @@ All draws come from a caller-supplied ``random.Random`` so a run is reproducible
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 
@@ -52,14 +53,15 @@ class SkuChooser:
         self.skus = skus
         self.dist = dist
         self._cum: list[float] | None = None
+        self._hi = len(skus) - 1
         if dist.kind == "zipf":
             weights = (1.0 / (k**dist.s) for k in range(1, len(skus) + 1))
             self._cum = list(itertools.accumulate(weights))
         self._hot = min(dist.hot_skus, len(skus) - 1) if dist.kind == "hot-set" else 0
 
     def choose(self, rng: random.Random) -> str:
-        if self._cum is not None:
-            return rng.choices(self.skus, cum_weights=self._cum, k=1)[0]
+        if self._cum is not None:  # what rng.choices(cum_weights=...) does, minus overhead
+            return self.skus[bisect.bisect(self._cum, rng.random() * self._cum[-1], 0, self._hi)]
         if self._hot:
             if rng.random() < self.dist.hot_fraction:
                 return self.skus[rng.randrange(self._hot)]
@@ -73,6 +75,7 @@ class OperationMix:
     def __init__(self, mix: dict[str, float]) -> None:
         self.ops = [op for op in OPERATIONS if mix.get(op, 0.0) > 0]
         self._cum = list(itertools.accumulate(mix[op] for op in self.ops))
+        self._hi = len(self.ops) - 1
 
     def choose(self, rng: random.Random) -> str:
-        return rng.choices(self.ops, cum_weights=self._cum, k=1)[0]
+        return self.ops[bisect.bisect(self._cum, rng.random() * self._cum[-1], 0, self._hi)]

@@ -20,13 +20,15 @@ closed intervals for the final summary.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from bench.engine.hdrstats import mean, percentiles
+from bench.engine.hdrstats import mean, percentiles, record_many
 from targets.base import OpResult
 
 LOWEST_US = 1
@@ -183,23 +185,25 @@ class Interval:
 
 class Recorder:
     """Records into the current ``Interval``.  Not thread-safe: all greenlets of one process
-    share one OS thread, and the recorder never yields."""
+    share one OS thread, and the recorder never yields.
+
+    The hot path only appends raw nanosecond values to flat ``array('q')`` buffers and bumps
+    counters (well under a microsecond); ``rotate()`` converts each buffer to microseconds
+    and records it into the interval's HdrHistograms in one vectorised step
+    (``hdrstats.record_many``, bucket-for-bucket identical to ``record_value``)."""
 
     def __init__(self) -> None:
         self.current = Interval()
         self._ops = self.current.ops
+        self._buffers: dict[str, tuple[array[int], array[int]]] = {}
+        self._lag: array[int] = array("q")
+        self._queue_wait: array[int] = array("q")
 
     def _op(self, name: str) -> OpInterval:
         op = self._ops.get(name)
         if op is None:
             op = self._ops[name] = OpInterval()
         return op
-
-    def _clamp(self, us: int) -> int:
-        if us > HIGHEST_US:
-            self.current.counts["clamped"] += 1
-            return HIGHEST_US
-        return us if us >= LOWEST_US else LOWEST_US
 
     # -- hot path ----------------------------------------------------------------------
 
@@ -212,19 +216,22 @@ class Recorder:
     def started(self, lag_ns: int, queue_wait_ns: int) -> None:
         """An operation was sent; ``lag_ns`` of its delay was the generator's lateness,
         ``queue_wait_ns`` waiting for an in-flight slot or its cart (see scheduler.py)."""
-        c = self.current
-        c.counts["started"] += 1
+        counts = self.current.counts
+        counts["started"] += 1
         if queue_wait_ns > 1_000_000:  # waited more than 1 ms for a slot or its cart
-            c.counts["queued"] += 1
-        c.lag.record_value(self._clamp(lag_ns // 1000))
-        c.queue_wait.record_value(self._clamp(queue_wait_ns // 1000))
+            counts["queued"] += 1
+        self._lag.append(lag_ns)
+        self._queue_wait.append(queue_wait_ns)
 
     def completed(
         self, op_name: str, intended_ns: int, start_ns: int, end_ns: int, result: OpResult
     ) -> None:
-        op = self._op(op_name)
-        op.intended.record_value(self._clamp((end_ns - intended_ns) // 1000))
-        op.service.record_value(self._clamp((end_ns - start_ns) // 1000))
+        buf = self._buffers.get(op_name)
+        if buf is None:
+            buf = self._buffers[op_name] = (array("q"), array("q"))
+        buf[0].append(end_ns - intended_ns)
+        buf[1].append(end_ns - start_ns)
+        op = self._ops.get(op_name) or self._op(op_name)
         op.count += 1
         outcome = result.outcome
         op.outcomes[outcome.value] += 1
@@ -237,12 +244,30 @@ class Recorder:
 
     # -- interval boundary -------------------------------------------------------------
 
+    def _flush(self, raw_ns: array[int], h: HdrHistogram) -> None:
+        if not raw_ns:
+            return
+        us = np.frombuffer(raw_ns, dtype=np.int64) // 1000
+        clamped = int(np.count_nonzero(us > HIGHEST_US))
+        if clamped:
+            self.current.counts["clamped"] += clamped
+        record_many(h, np.clip(us, LOWEST_US, HIGHEST_US))
+
     def absorb(self, interval: Interval) -> None:
         """Merge an interval recorded elsewhere (a worker process) into the current one."""
         self.current.absorb(interval)
 
     def rotate(self) -> Interval:
+        """Close the current interval (recording the buffered values) and start a new one."""
         done = self.current
+        for name, (intended, service) in self._buffers.items():
+            op = self._op(name)
+            self._flush(intended, op.intended)
+            self._flush(service, op.service)
+        self._flush(self._lag, done.lag)
+        self._flush(self._queue_wait, done.queue_wait)
+        self._buffers = {}
+        self._lag, self._queue_wait = array("q"), array("q")
         self.current = Interval()
         self._ops = self.current.ops
         return done

@@ -27,6 +27,7 @@ Each operation runs in its own greenlet: ``call_store`` (the one timing wrapper)
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import deque
 from collections.abc import Callable
@@ -93,26 +94,40 @@ class OpenLoopScheduler:
         self._idle = Event()
         self._idle.set()
         self.finished = Event()
+        self._stage_ends: list[float] = list(itertools.accumulate(s.duration_s for s in profile.stages))
+        self._stage_i = 0
 
     # -- arrivals ---------------------------------------------------------------------
 
     def _next_arrival(self, t: float) -> float | None:
-        """The intended start (seconds) after ``t``, or None past the profile's end."""
-        p = self.profile
-        end = p.duration_s
-        while t < end:
-            i = p.stage_index_at(t)
-            stage_end = p.stage_start(i) + p.stages[i].duration_s
-            rate = p.rate_at(t)
+        """The intended start (seconds) after ``t``, or None past the profile's end.
+
+        Same arithmetic as ``Profile.rate_at`` with the stage boundaries precomputed (this
+        runs once per operation)."""
+        stages, ends = self.profile.stages, self._stage_ends
+        poisson = self.profile.arrival == "poisson"
+        i = self._stage_i
+        while True:
+            while i < len(stages) and t >= ends[i]:
+                i += 1
+            if i == len(stages):
+                self._stage_i = i
+                return None
+            stage = stages[i]
+            if stage.kind == "ramp" and stage.duration_s > 0:
+                frac = (t - (ends[i] - stage.duration_s)) / stage.duration_s
+                rate = stage.rate_start + (stage.rate_end - stage.rate_start) * frac
+            else:
+                rate = stage.rate_start
             if rate <= 0:
-                t = stage_end if p.stages[i].kind != "ramp" else min(t + 0.01, stage_end)
+                t = ends[i] if stage.kind != "ramp" else min(t + 0.01, ends[i])
                 continue
-            gap = self.rng.expovariate(rate) if p.arrival == "poisson" else 1.0 / rate
-            if t + gap >= stage_end and p.arrival == "poisson" and p.stages[i].kind != "ramp":
-                t = stage_end  # memoryless: redraw at the next stage's rate
+            gap = self.rng.expovariate(rate) if poisson else 1.0 / rate
+            if t + gap >= ends[i] and poisson and stage.kind != "ramp":
+                t = ends[i]  # memoryless: redraw at the next stage's rate
                 continue
-            return t + gap if t + gap < end else None
-        return None
+            self._stage_i = i
+            return t + gap if t + gap < ends[-1] else None
 
     def _stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -188,7 +203,7 @@ class OpenLoopScheduler:
         op.granted_ns = now_ns()
         self.in_flight += 1
         self._idle.clear()
-        gevent.spawn(self._execute, op)
+        gevent.spawn_raw(self._execute, op)
 
     def _execute(self, op: PlannedOp) -> None:
         running = now_ns()
