@@ -67,6 +67,8 @@ def test_cassandra_three_nodes(launcher: DockerLauncher, run_id: str, tmp_path: 
                         raise
             assert row is not None and row[0] == 1
             launcher.reconnect_node(topo, "cassandra-3")
+            launcher.restart_node(topo, "cassandra-2")  # returns once it serves CQL again
+            assert session.execute("SELECT qty FROM ks.carts WHERE id = 7").one()[0] == 14
         finally:
             cluster.shutdown()
     finally:

@@ -106,16 +106,20 @@ def endpoints(plan: Plan) -> dict[str, Any]:
     }
 
 
-def driver_sees_all(endpoints: dict[str, Any], count: int) -> bool:
-    """The driver connects and sees ``count`` hosts, all up."""
-    from cassandra.cluster import Cluster
+def _cluster(endpoints: dict[str, Any]) -> Any:
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy
 
-    cluster = Cluster(
-        contact_points=endpoints["contact_points"], port=endpoints["port"],
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=endpoints["local_dc"]),
-        protocol_version=5, connect_timeout=5, control_connection_timeout=5,
-    )
+    profile = ExecutionProfile(
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=endpoints["local_dc"]))
+    return Cluster(contact_points=endpoints["contact_points"], port=endpoints["port"],
+                   execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5,
+                   connect_timeout=5, control_connection_timeout=5)
+
+
+def driver_sees_all(endpoints: dict[str, Any], count: int) -> bool:
+    """The driver connects and sees ``count`` hosts, all up."""
+    cluster = _cluster(endpoints)
     try:
         session = cluster.connect()
         hosts = cluster.metadata.all_hosts()
@@ -126,14 +130,7 @@ def driver_sees_all(endpoints: dict[str, Any], count: int) -> bool:
 
 
 def version(endpoints: dict[str, Any]) -> str:
-    from cassandra.cluster import Cluster
-    from cassandra.policies import DCAwareRoundRobinPolicy
-
-    cluster = Cluster(
-        contact_points=endpoints["contact_points"], port=endpoints["port"],
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=endpoints["local_dc"]),
-        protocol_version=5, connect_timeout=5,
-    )
+    cluster = _cluster(endpoints)
     try:
         row = cluster.connect().execute("SELECT release_version FROM system.local").one()
         return str(row[0]) if row else "unknown"

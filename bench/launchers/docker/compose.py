@@ -162,6 +162,7 @@ def render_text(target: str) -> tuple[str, dict[str, str]]:
 
 
 def write_all(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for target, name in FILES.items():
         text, files = render_text(target)

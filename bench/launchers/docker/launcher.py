@@ -97,9 +97,10 @@ def _tar(files: dict[str, str]) -> bytes:
 class Probe:
     """What readiness checks may ask of the containers of one topology."""
 
-    def __init__(self, client: Any, topo: Topology) -> None:
+    def __init__(self, client: Any, topo: Topology, since: float | None = None) -> None:
         self.client = client
         self.topo = topo
+        self.since = since  # only log lines after this (epoch seconds): a restart's old log
 
     def container(self, node: Node) -> Any:
         return self.client.containers.get(node.container)
@@ -116,7 +117,8 @@ class Probe:
         return all(self.status(n) in ("running", "created", "paused") for n in self.topo.nodes)
 
     def log(self, node: Node, tail: int | str = "all") -> str:
-        out = self.container(node).logs(tail=tail)
+        kwargs: dict[str, Any] = {"since": self.since} if self.since is not None else {}
+        out = self.container(node).logs(tail=tail, **kwargs)
         return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
 
     def dead_report(self) -> str:
@@ -283,9 +285,11 @@ class DockerLauncher:
         c.reload()
         if c.status == "paused":
             c.unpause()
+        since = time.time()
         c.restart(timeout=int(n.extra.get("stop_timeout", 30)))
         timeout = READY_TIMEOUT_S[topology.target]
-        wait_ready(client, topology, timeout, first_start=False, progress=no_progress)
+        wait_ready(client, topology, timeout, first_start=False, progress=no_progress,
+                   restarted=(n.name, since))
 
     def disconnect_node(self, topology: Topology, node: str) -> None:
         """Cut the node off the run network (a partition); its published port stays."""
@@ -332,9 +336,11 @@ def _dir_tar(dirs: list[str]) -> bytes:
 
 
 def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool,
-               progress: ProgressFn) -> None:
-    """The native launcher's readiness rules, checked through the published ports."""
+               progress: ProgressFn, restarted: tuple[str, float] | None = None) -> None:
+    """The native launcher's readiness rules, checked through the published ports.
+    ``restarted=(node, since)``: that node's log counts only from ``since`` on."""
     probe = Probe(client, topo)
+    restarted_probe = Probe(client, topo, since=restarted[1]) if restarted else probe
     what = topo.target
 
     def until(predicate: Callable[[], bool], description: str) -> None:
@@ -377,7 +383,8 @@ def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool
     from bench.launchers.native.cassandra_config import ready_in_log
 
     def logged_ready(node: Node) -> bool:
-        return ready_in_log(probe.log(node))
+        p = restarted_probe if restarted and node.name == restarted[0] else probe
+        return ready_in_log(p.log(node))
 
     for node in topo.nodes:
         until(functools.partial(logged_ready, node),
