@@ -43,6 +43,7 @@ from bench.engine.pipeline import OnInterval, TargetLoadResult, TargetPipeline
 from bench.engine.recorder import Interval, Recorder
 from bench.engine.saturation import CpuProbe
 from bench.engine.scheduler import OpenLoopScheduler, StopFlag
+from bench.engine.signals import AnyFlag, interrupts_to_main
 from bench.errors import InfraError, Interrupted
 from targets.base import Catalog
 from workloads import Profile, cart_name, profile_from_dict, profile_to_dict
@@ -138,9 +139,13 @@ def run_master(
     runner.register_message("cartbench_done", on_done)
     procs = _spawn_workers(workers, host, port, run_dir, target)
     pipeline: TargetPipeline | None = None
+    box_cm = interrupts_to_main()
+    box = box_cm.__enter__()
+    stop_event = AnyFlag(stop_event, box)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while len(runner.clients.ready) < workers:
+            box.raise_if_set()
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise InfraError(
                     f"{target}: only {len(runner.clients.ready)} of {workers} load-generator "
@@ -179,7 +184,8 @@ def run_master(
         next_flush = pipeline.elapsed() + FLUSH_S
         stop_sent = False
         while len(done) < workers and pipeline.elapsed() < end_by:
-            if stop_event is not None and stop_event.is_set() and not stop_sent:
+            box.raise_if_set()
+            if stop_event.is_set() and not stop_sent:
                 runner.send_message("cartbench_stop", {})
                 stop_sent = True
             if any(p.poll() is not None for p in procs):
@@ -189,6 +195,7 @@ def run_master(
                 pipeline.close_interval(_master_interval(recorder, latest, cpu))
                 next_flush += FLUSH_S
         gevent.sleep(0.2)  # let the last interval messages land
+        box.raise_if_set()
         pipeline.close_interval(_master_interval(recorder, latest, cpu))
         ledger = Ledger()
         worker_counts: list[dict[str, int]] = []
@@ -207,7 +214,7 @@ def run_master(
         status, error = "ok", None
         if missing:
             status, error = "failed", f"load-generator workers {missing} did not finish"
-        elif stop_event is not None and stop_event.is_set():
+        elif stop_event.is_set():
             status, error = "interrupted", "stopped before the profile ended"
         return pipeline.finish(status=status, error=error, ledger=ledger)
     except (Interrupted, KeyboardInterrupt):
@@ -220,6 +227,7 @@ def run_master(
             runner.quit()
         _stop_workers(procs)
         restore_listeners(saved)
+        box_cm.__exit__(None, None, None)
 
 
 def _master_interval(

@@ -29,9 +29,11 @@ from bench.engine.pipeline import TargetPipeline
 from bench.engine.recorder import Interval, Recorder
 from bench.engine.saturation import CpuProbe
 from bench.engine.scheduler import OpenLoopScheduler, RequestHook
+from bench.engine.signals import AnyFlag, interrupts_to_main
 from targets.base import OpResult
 
 FLUSH_S = 1.0
+POLL_S = 0.1
 
 
 class FailedOutcome(Exception):
@@ -110,15 +112,21 @@ def run_local(
     scheduler.on_request = make_request_hook(target, env)
     cpu = CpuProbe()
     try:
-        runner.start(1, spawn_rate=1)
-        next_flush = pipeline.elapsed() + FLUSH_S
-        while not scheduler.finished.is_set():
-            if pipeline.elapsed() > deadline_s:
-                break
-            scheduler.finished.wait(max(0.0, next_flush - pipeline.elapsed()))
-            if pipeline.elapsed() >= next_flush:
-                pipeline.close_interval(close_local_interval(recorder, scheduler, cpu))
-                next_flush += FLUSH_S
+        with interrupts_to_main() as box:
+            scheduler.stop = AnyFlag(scheduler.stop, box)
+            runner.start(1, spawn_rate=1)
+            next_flush = pipeline.elapsed() + FLUSH_S
+            while not scheduler.finished.is_set():
+                box.raise_if_set()
+                if pipeline.elapsed() > deadline_s or scheduler.interrupted is not None:
+                    break
+                scheduler.finished.wait(min(POLL_S, max(0.0, next_flush - pipeline.elapsed())))
+                if pipeline.elapsed() >= next_flush:
+                    pipeline.close_interval(close_local_interval(recorder, scheduler, cpu))
+                    next_flush += FLUSH_S
+            box.raise_if_set()
+            if scheduler.interrupted is not None:
+                raise scheduler.interrupted
         pipeline.close_interval(close_local_interval(recorder, scheduler, cpu))
         total = env.stats.total
         return {"requests": int(total.num_requests), "failures": int(total.num_failures)}

@@ -40,6 +40,7 @@ from gevent.lock import Semaphore
 from bench.engine.ledger import Ledger
 from bench.engine.recorder import Recorder
 from bench.engine.wrapper import PlannedOp, call_store, now_ns
+from bench.errors import Interrupted
 from targets.base import CartStore, OpResult
 from workloads import OperationMix, Profile, SkuChooser
 
@@ -94,6 +95,7 @@ class OpenLoopScheduler:
         self._idle = Event()
         self._idle.set()
         self.finished = Event()
+        self.interrupted: BaseException | None = None
         self._stage_ends: list[float] = list(itertools.accumulate(s.duration_s for s in profile.stages))
         self._stage_i = 0
 
@@ -130,13 +132,19 @@ class OpenLoopScheduler:
             return t + gap if t + gap < ends[-1] else None
 
     def _stopped(self) -> bool:
-        return self.stop is not None and self.stop.is_set()
+        return self.interrupted is not None or (self.stop is not None and self.stop.is_set())
 
     def run(self) -> None:
-        """Offer the whole profile, then wait (bounded) for in-flight operations."""
+        """Offer the whole profile, then wait (bounded) for in-flight operations.
+
+        A SIGINT/SIGTERM exception (``Interrupted``/``KeyboardInterrupt``) can be raised in
+        whichever greenlet happens to run; here or in an operation greenlet it is kept in
+        ``interrupted`` (offering stops) and the caller re-raises it in the main greenlet."""
         try:
             self._offer()
             self._drain()
+        except (Interrupted, KeyboardInterrupt) as e:
+            self.interrupted = e
         finally:
             self.finished.set()
 
@@ -216,6 +224,8 @@ class OpenLoopScheduler:
                     lock = self._cart_locks[op.cart_id] = Semaphore()
                 with lock:
                     self._call(op, running)
+        except (Interrupted, KeyboardInterrupt) as e:
+            self.interrupted = e
         finally:
             self.in_flight -= 1
             while self.backlog and self.in_flight < self.in_flight_cap:

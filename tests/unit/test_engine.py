@@ -170,6 +170,22 @@ def _scenario(name: str, out: Path) -> dict[str, Any]:
         r = engine.run_load(None, "ref", p, out, workers=2, store_spec=spec)
         doc = {"result": r.to_json(), "expected_ops": p.expected_ops,
                "wall_s": time.monotonic() - t, "ledger_orders": len(r.ledger.orders)}  # fmt: skip
+    elif name in ("sigterm", "sigterm-workers"):
+        from bench.cli import install_signal_handlers
+        from bench.errors import Interrupted
+
+        install_signal_handlers()
+        p = profile(300, 60)
+        cat = workloads.build_catalog(p, 1)
+        store = ReferenceStore(latency_s=0.001)
+        store.prepare(cat)
+        workers = 2 if name == "sigterm-workers" else 0
+        spec = engine.StoreSpec("reference", {}, {"latency_s": 0.001}, prepare_in_worker=True)
+        try:
+            engine.run_load(store, "ref", p, out, catalog=cat, workers=workers, store_spec=spec)
+            doc = {"interrupted": False}
+        except Interrupted as e:
+            doc = {"interrupted": True, "message": str(e)}
     else:
         raise SystemExit(f"unknown scenario {name}")
     return doc
