@@ -114,6 +114,7 @@ def run_master(
     drain_timeout_s: float,
     host: str = "127.0.0.1",
     port: int | None = None,
+    spawn_workers: bool = True,
 ) -> TargetLoadResult:
     from bench.launchers.native.process import free_port
 
@@ -137,7 +138,7 @@ def run_master(
 
     runner.register_message("cartbench_interval", on_interval_msg)
     runner.register_message("cartbench_done", on_done)
-    procs = _spawn_workers(workers, host, port, run_dir, target)
+    procs = _spawn_workers(workers, host, port, run_dir, target) if spawn_workers else []
     pipeline: TargetPipeline | None = None
     box_cm = interrupts_to_main()
     box = box_cm.__enter__()
@@ -147,9 +148,14 @@ def run_master(
         while len(runner.clients.ready) < workers:
             box.raise_if_set()
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                where = (
+                    f"logs: {run_dir / 'workers'}"
+                    if spawn_workers
+                    else f"start them with: bench worker --master {host} --port {port}"
+                )
                 raise InfraError(
                     f"{target}: only {len(runner.clients.ready)} of {workers} load-generator "
-                    f"workers connected (logs: {run_dir / 'workers'})"
+                    f"workers connected within {READY_TIMEOUT_S:.0f} s ({where})"
                 )
             gevent.sleep(0.1)
         share = profile.divided(workers)

@@ -89,11 +89,14 @@ def run_load(
     drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S,
     master_host: str = "127.0.0.1",
     master_port: int | None = None,
+    spawn_workers: bool = True,
 ) -> TargetLoadResult:
     """Offer ``profile`` to ``store`` open-loop and record everything under ``run_dir``.
 
     See ``bench.engine`` for the full contract.  ``store`` is used by the local path
     (``workers=0``); ``workers=N`` needs ``store_spec`` (each worker opens its own store).
+    With ``spawn_workers=False`` the master starts no worker processes and waits (60 s) for
+    N external ``bench worker --master HOST --port master_port`` processes instead.
     """
     if workers < 0:
         raise UsageError(f"--workers must be >= 0, got {workers}")
@@ -131,6 +134,7 @@ def run_load(
             drain_timeout_s=drain_timeout_s,
             host=master_host,
             port=master_port,
+            spawn_workers=spawn_workers,
         )
     if store is None:
         raise UsageError("run_load needs a store when workers=0")
