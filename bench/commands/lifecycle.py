@@ -71,13 +71,43 @@ def launcher_options(f: F) -> F:
         help="Pin the target's processes to these CPUs (e.g. 1), leaving the rest "
         "to the load generator. Default: no pinning.",
     )(f)
+    f = click.option(
+        "--image",
+        "images",
+        multiple=True,
+        metavar="KEY=NAME:TAG",
+        help="Docker: image override, e.g. --image cassandra=cartbench/cassandra:5.0-offline "
+        "(keys: postgres, cassandra, redis). Repeatable.",
+    )(f)
     f = click.option("--cpus", type=float, default=None, help="Docker: CPU limit per target.")(f)
     f = click.option("--memory", default=None, help="Docker: memory limit per target (e.g. 6g).")(f)
     return f
 
 
-def make_launcher(launcher: str, endpoints: Path | None) -> tuple[Launcher, str]:
+IMAGE_KEYS = ("postgres", "cassandra", "redis")
+
+
+def parse_images(values: tuple[str, ...] | list[str] | None) -> dict[str, str] | None:
+    """``("cassandra=NAME:TAG", ...)`` → ``{"cassandra": "NAME:TAG"}``; UsageError otherwise."""
+    if not values:
+        return None
+    images: dict[str, str] = {}
+    for value in values:
+        key, sep, image = value.partition("=")
+        if not sep or not image or key not in IMAGE_KEYS:
+            raise UsageError(
+                f"invalid --image {value!r}; expected KEY=NAME:TAG with KEY one of {', '.join(IMAGE_KEYS)}"
+            )
+        images[key] = image
+    return images
+
+
+def make_launcher(
+    launcher: str, endpoints: Path | None, images: dict[str, str] | None = None
+) -> tuple[Launcher, str]:
     """Resolve ``--launcher`` to an instance and the reason it was chosen."""
+    if images and launcher not in ("docker", "auto"):
+        raise UsageError("--image is only valid with --launcher docker or auto")
     if launcher == "external":
         if endpoints is None:
             raise UsageError("--launcher external needs --endpoints FILE")
@@ -89,8 +119,12 @@ def make_launcher(launcher: str, endpoints: Path | None) -> tuple[Launcher, str]
             from bench.launchers.auto import choose_launcher
         except ImportError:
             return get_launcher("native"), "auto: docker launcher not available, using native"
-        name, reason = choose_launcher()
+        name, reason = choose_launcher(images)
+        if name == "docker":
+            return get_launcher("docker", images=images), f"auto: {reason}"
         return get_launcher(name), f"auto: {reason}"
+    if launcher == "docker":
+        return get_launcher("docker", images=images), "--launcher docker"
     return get_launcher(launcher), f"--launcher {launcher}"
 
 
@@ -163,7 +197,9 @@ def topology_table(topologies: list[Topology], alive: list[str] | None = None) -
 def bring_up(targets: list[str], opts: dict[str, Any]) -> list[Topology]:
     """Start each target; on any failure or interrupt, tear down what this call started."""
     process.validate_cpuset(opts.get("cpuset"))  # bad input fails before anything is printed
-    launcher, reason = make_launcher(opts.get("launcher") or "native", opts.get("endpoints"))
+    launcher, reason = make_launcher(
+        opts.get("launcher") or "native", opts.get("endpoints"), parse_images(opts.get("images"))
+    )
     progress(f"launcher: {launcher.name} ({reason})")
     run_id = state.new_run_id()
     started: list[Topology] = []
@@ -208,6 +244,30 @@ def up(target: str, **opts: Any) -> None:
     targets = expand_targets(target)
     topologies = bring_up(targets, opts)
     out.print(topology_table(topologies))
+
+
+def _alive(t: Topology) -> str:
+    """``running/total`` nodes: process liveness (native) or container state (docker)."""
+    if t.launcher == "native":
+        return f"{sum(process.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
+    if t.launcher == "docker":
+        try:
+            from bench.launchers.docker import engine
+
+            client = engine.connect(timeout=5)
+            try:
+                running = 0
+                for n in t.nodes:
+                    try:
+                        running += client.containers.get(n.container).status == "running"
+                    except Exception:
+                        continue
+            finally:
+                client.close()
+            return f"{running}/{len(t.nodes)}"
+        except Exception:
+            return "engine down"
+    return "-"
 
 
 @click.command()

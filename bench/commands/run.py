@@ -105,6 +105,13 @@ def _interval_printer() -> Any:
     "--durability", type=click.Choice(["default", "strict"]), default="default", show_default=True
 )
 @click.option("--cpuset", default=None, help="Pin each target's processes to these CPUs.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    metavar="KEY=NAME:TAG",
+    help="Docker: image override (keys: postgres, cassandra, redis). Repeatable.",
+)
 @click.option("--cpus", type=float, default=None, help="Docker: CPU limit per target.")
 @click.option("--memory", default=None, help="Docker: memory limit per target.")
 def run(
@@ -133,7 +140,7 @@ def run(
 
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
     from bench import orchestrator
-    from bench.commands.lifecycle import make_launcher
+    from bench.commands.lifecycle import make_launcher, parse_images
     from bench.launchers.base import TARGETS, expand_targets
     from bench.launchers.native.process import parse_cpuset, validate_cpuset
     from bench.paths import state_dir
@@ -172,7 +179,7 @@ def run(
         launch: Any = ReferenceLauncher()
         reason = "reference store (in-memory oracle, no datastore)"
     else:
-        launch, reason = make_launcher(launcher, endpoints)
+        launch, reason = make_launcher(launcher, endpoints, parse_images(images))
     _progress(
         f"launcher: {launch.name} ({reason}); profile {prof.name}: "
         f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
