@@ -132,6 +132,7 @@ def run(
     nodes: int | None,
     durability: str,
     cpuset: str | None,
+    images: tuple[str, ...],
     cpus: float | None,
     memory: str | None,
 ) -> None:
