@@ -1,6 +1,8 @@
 """Cassandra cart store: a partition per cart, stock guarded by lightweight transactions.
 
-Owned by the cart-store work.  Tables (keyspace ``cartbench``, replication from endpoints)::
+Owned by the cart-store work.  Tables (keyspace ``endpoints["keyspace"]``, default
+``cartbench``; replication ``endpoints["replication"]`` if given, else
+``NetworkTopologyStrategy`` with ``endpoints["replication_factor"]`` in ``local_dc``)::
 
     products(sku PK, name, price_cents, stock)     -- stock only ever changed by LWT (Paxos)
     carts(cart_id, sku, line timeuuid, qty,        -- one partition per cart; a line is
@@ -35,6 +37,7 @@ between 2 and 5 other readers see the lower stock before the order exists.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -58,34 +61,37 @@ from bench.errors import InfraError
 from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
 from targets.reference import invalid_args, invalid_qty
 
-KEYSPACE = "cartbench"
+DEFAULT_KEYSPACE = "cartbench"
+#: Cassandra's unquoted identifiers: a letter, then letters/digits/underscores, at most 48.
+_KEYSPACE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 
+#: DDL and statements are templates over ``{ks}`` (the keyspace).
 TABLES = (
-    f"""CREATE TABLE {KEYSPACE}.products (
+    """CREATE TABLE {ks}.products (
         sku text PRIMARY KEY, name text, price_cents int, stock int)""",
-    f"""CREATE TABLE {KEYSPACE}.carts (
+    """CREATE TABLE {ks}.carts (
         cart_id text, sku text, line timeuuid, qty int,
         PRIMARY KEY (cart_id, sku, line))""",
-    f"""CREATE TABLE {KEYSPACE}.orders (
+    """CREATE TABLE {ks}.orders (
         order_id uuid PRIMARY KEY, cart_id text, items map<text, int>, created_at timestamp)""",
 )
 
 STATEMENTS = {
-    "browse": f"SELECT name, price_cents, stock FROM {KEYSPACE}.products WHERE sku = ?",
-    "exists": f"SELECT sku FROM {KEYSPACE}.products WHERE sku = ?",
-    "stock": f"SELECT stock FROM {KEYSPACE}.products WHERE sku = ?",
-    "cas": f"UPDATE {KEYSPACE}.products SET stock = ? WHERE sku = ? IF stock = ?",
-    "add": f"INSERT INTO {KEYSPACE}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?)",
-    "set": f"INSERT INTO {KEYSPACE}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?) "
+    "browse": "SELECT name, price_cents, stock FROM {ks}.products WHERE sku = ?",
+    "exists": "SELECT sku FROM {ks}.products WHERE sku = ?",
+    "stock": "SELECT stock FROM {ks}.products WHERE sku = ?",
+    "cas": "UPDATE {ks}.products SET stock = ? WHERE sku = ? IF stock = ?",
+    "add": "INSERT INTO {ks}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?)",
+    "set": "INSERT INTO {ks}.carts (cart_id, sku, line, qty) VALUES (?, ?, ?, ?) "
     "USING TIMESTAMP ?",
-    "clear_sku": f"DELETE FROM {KEYSPACE}.carts USING TIMESTAMP ? WHERE cart_id = ? AND sku = ?",
-    "has_sku": f"SELECT qty FROM {KEYSPACE}.carts WHERE cart_id = ? AND sku = ? LIMIT 1",
-    "remove": f"DELETE FROM {KEYSPACE}.carts WHERE cart_id = ? AND sku = ?",
-    "view": f"SELECT sku, qty FROM {KEYSPACE}.carts WHERE cart_id = ?",
-    "order": f"INSERT INTO {KEYSPACE}.orders (order_id, cart_id, items, created_at) "
+    "clear_sku": "DELETE FROM {ks}.carts USING TIMESTAMP ? WHERE cart_id = ? AND sku = ?",
+    "has_sku": "SELECT qty FROM {ks}.carts WHERE cart_id = ? AND sku = ? LIMIT 1",
+    "remove": "DELETE FROM {ks}.carts WHERE cart_id = ? AND sku = ?",
+    "view": "SELECT sku, qty FROM {ks}.carts WHERE cart_id = ?",
+    "order": "INSERT INTO {ks}.orders (order_id, cart_id, items, created_at) "
     "VALUES (?, ?, ?, toTimestamp(now()))",
-    "empty": f"DELETE FROM {KEYSPACE}.carts USING TIMESTAMP ? WHERE cart_id = ?",
-    "seed": f"INSERT INTO {KEYSPACE}.products (sku, name, price_cents, stock) VALUES (?, ?, ?, ?)",
+    "empty": "DELETE FROM {ks}.carts USING TIMESTAMP ? WHERE cart_id = ?",
+    "seed": "INSERT INTO {ks}.products (sku, name, price_cents, stock) VALUES (?, ?, ?, ?)",
 }
 
 
@@ -121,6 +127,27 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def keyspace_of(endpoints: dict[str, Any]) -> str:
+    name = str(endpoints.get("keyspace") or DEFAULT_KEYSPACE)
+    if not _KEYSPACE_NAME.fullmatch(name):
+        raise InfraError(f"cassandra: keyspace {name!r} is not a plain identifier (letters, "
+                         "digits, underscores; at most 48 characters)")
+    return name
+
+
+def replication_cql(endpoints: dict[str, Any], local_dc: str, factor: int) -> str:
+    """The keyspace's replication map as CQL: ``endpoints["replication"]`` as given (external
+    endpoints), else ``NetworkTopologyStrategy`` with ``factor`` replicas in ``local_dc``."""
+    given = endpoints.get("replication")
+    options: dict[str, Any] = (
+        dict(given) if given else {"class": "NetworkTopologyStrategy", local_dc: factor}
+    )
+    for key, value in options.items():
+        if "'" in str(key) or "'" in str(value):
+            raise InfraError(f"cassandra: bad replication option {key!r}: {value!r}")
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in options.items()) + "}"
+
+
 def _consistency(name: str) -> int:
     try:
         return int(getattr(ConsistencyLevel, name.upper()))
@@ -134,20 +161,25 @@ class CassandraStore:
     def __init__(
         self,
         endpoints: dict[str, Any],
-        consistency: str = "QUORUM",
-        serial_consistency: str = "SERIAL",
+        consistency: str | None = None,
+        serial_consistency: str | None = None,
         request_timeout_s: float = 10.0,
         cas_retries: int = 50,
         seed_concurrency: int = 64,
     ) -> None:
         self._endpoints = endpoints
-        self.consistency = consistency.upper()
-        self.serial_consistency = serial_consistency.upper()
+        # an explicit option wins, then the endpoints (external file), then QUORUM/SERIAL
+        self.consistency = str(consistency or endpoints.get("consistency") or "QUORUM").upper()
+        self.serial_consistency = str(
+            serial_consistency or endpoints.get("serial_consistency") or "SERIAL"
+        ).upper()
+        self.keyspace = keyspace_of(endpoints)
         self.request_timeout_s = request_timeout_s
         self.cas_retries = cas_retries
         self.seed_concurrency = seed_concurrency
         self.replication_factor = int(endpoints.get("replication_factor", 3))
         self.local_dc = str(endpoints.get("local_dc", "datacenter1"))
+        self.replication = replication_cql(endpoints, self.local_dc, self.replication_factor)
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(self.local_dc)),
             consistency_level=_consistency(self.consistency),
@@ -182,7 +214,8 @@ class CassandraStore:
         if self._stmts is None:
             with self._lock:
                 if self._stmts is None:
-                    self._stmts = {k: self._session.prepare(v) for k, v in STATEMENTS.items()}
+                    self._stmts = {k: self._session.prepare(v.format(ks=self.keyspace))
+                                   for k, v in STATEMENTS.items()}
         return self._stmts[name]
 
     def _exec(self, name: str, args: tuple[Any, ...]) -> Any:
@@ -219,14 +252,11 @@ class CassandraStore:
         with self._lock:
             self._stmts = None
         s = self._session
-        s.execute(f"DROP KEYSPACE IF EXISTS {KEYSPACE}", timeout=120)
-        s.execute(
-            f"CREATE KEYSPACE {KEYSPACE} WITH replication = {{'class': "
-            f"'NetworkTopologyStrategy', '{self.local_dc}': {self.replication_factor}}}",
-            timeout=120,
-        )
+        ks = self.keyspace
+        s.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
+        s.execute(f"CREATE KEYSPACE {ks} WITH replication = {self.replication}", timeout=120)
         for ddl in TABLES:
-            s.execute(ddl, timeout=120)
+            s.execute(ddl.format(ks=ks), timeout=120)
         rows = [(p.sku, p.name, p.price_cents, p.stock) for p in catalog.products]
         results = execute_concurrent_with_args(
             s, self._s("seed"), rows, concurrency=self.seed_concurrency, raise_on_first_error=True
@@ -336,13 +366,13 @@ class CassandraStore:
 
     def snapshot(self) -> Snapshot:
         snap = Snapshot()
-        s = self._session
-        for row in s.execute(f"SELECT cart_id, sku, qty FROM {KEYSPACE}.carts", timeout=120):
+        s, ks = self._session, self.keyspace
+        for row in s.execute(f"SELECT cart_id, sku, qty FROM {ks}.carts", timeout=120):
             cart = snap.carts.setdefault(row.cart_id, {})
             cart[row.sku] = cart.get(row.sku, 0) + row.qty
-        for row in s.execute(f"SELECT order_id, cart_id, items FROM {KEYSPACE}.orders", timeout=120):
+        for row in s.execute(f"SELECT order_id, cart_id, items FROM {ks}.orders", timeout=120):
             snap.orders.append(Order(str(row.order_id), row.cart_id, dict(row.items or {})))
-        for row in s.execute(f"SELECT sku, stock FROM {KEYSPACE}.products", timeout=120):
+        for row in s.execute(f"SELECT sku, stock FROM {ks}.products", timeout=120):
             snap.inventory[row.sku] = row.stock
         return snap
 
@@ -352,8 +382,9 @@ class CassandraStore:
             "driver": f"cassandra-driver {cassandra.__version__}",
             "consistency": self.consistency,
             "serial_consistency": self.serial_consistency,
+            "keyspace": self.keyspace,
             "replication_factor": self.replication_factor,
-            "replication": "NetworkTopologyStrategy",
+            "replication": self.replication,
             "load_balancing": f"TokenAwarePolicy(DCAwareRoundRobinPolicy({self.local_dc!r}))",
             "connection_class": self.connection_class,
             "request_timeout_s": self.request_timeout_s,

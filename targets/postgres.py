@@ -14,6 +14,10 @@ READ COMMITTED transaction: lock the cart's lines, lock the inventory rows **in 
 (``stock >= qty`` → rowcount check; a short row → rollback → out_of_stock), insert the order,
 delete the lines, commit.  Serialization/deadlock errors map to ``conflict``.
 
+Connection: the endpoints' ``dsn`` (with the endpoints' ``dbname`` when both are given), else
+host/port/user/password/dbname.  ``prepare`` drops and recreates only its six tables, in that
+database's default schema.
+
 Connections come from a fixed-size ``psycopg_pool.ConnectionPool`` (safe for threads and, when
 locust has monkey-patched first, for greenlets); statements are server-side prepared after
 ``prepare_threshold`` executions.
@@ -118,6 +122,20 @@ def outcome_of(exc: BaseException) -> Outcome:
     return Outcome.ERROR
 
 
+def conninfo_of(endpoints: dict[str, Any]) -> str:
+    """The connection string: ``dsn`` as given (host, port, user, TLS, ... from the user's
+    endpoints file), with ``dbname`` from the endpoints when both are present; else built from
+    the parts."""
+    dsn = endpoints.get("dsn")
+    if dsn:
+        extra = {"dbname": str(endpoints["dbname"])} if endpoints.get("dbname") else {}
+        return psycopg.conninfo.make_conninfo(str(dsn), **extra)
+    return psycopg.conninfo.make_conninfo(
+        host=endpoints["host"], port=endpoints["port"], user=endpoints["user"],
+        password=endpoints.get("password"), dbname=endpoints["dbname"],
+    )
+
+
 class PostgresStore:
     name = "postgres"
 
@@ -136,10 +154,8 @@ class PostgresStore:
         self._pool_size = pool_size
         self._prepare_threshold = prepare_threshold
         self._statement_timeout_ms = statement_timeout_ms
-        conninfo = endpoints.get("dsn") or psycopg.conninfo.make_conninfo(
-            host=endpoints["host"], port=endpoints["port"], user=endpoints["user"],
-            password=endpoints.get("password"), dbname=endpoints["dbname"],
-        )
+        conninfo = conninfo_of(endpoints)
+        self._dbname = str(psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname", ""))
         options = f"-c statement_timeout={statement_timeout_ms}"
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             conninfo,
@@ -300,6 +316,7 @@ class PostgresStore:
         return {
             "store": "postgres",
             "driver": f"psycopg {psycopg.__version__}",
+            "dbname": self._dbname,
             "pool_size": self._pool_size,
             "prepare_threshold": self._prepare_threshold,
             "statement_timeout_ms": self._statement_timeout_ms,

@@ -1,11 +1,23 @@
 """Redis Cluster cart store: a hash per cart, per-SKU inventory behind Lua, a checkout saga.
 
-Owned by the cart-store work.  Keys (``{...}`` is the cluster hash tag)::
+Owned by the cart-store work.  Keys (``{...}`` is the cluster hash tag; ``P`` is
+``endpoints["key_prefix"]``, empty unless given, e.g. ``cartbench:`` from external endpoints)::
 
-    product:{<sku>}              hash  name, price_cents, stock   (one slot per SKU)
-    cart:{<cart_id>}             hash  sku → qty
-    checkout:{<cart_id>}         hash  sku → qty   (a cart claimed by an in-flight checkout)
-    order:{<cart_id>}:<order_id> hash  sku → qty   (a placed order)
+    Pproduct:{<sku>}              hash  name, price_cents, stock   (one slot per SKU)
+    Pcart:{<cart_id>}             hash  sku → qty
+    Pcheckout:{<cart_id>}         hash  sku → qty   (a cart claimed by an in-flight checkout)
+    Porder:{<cart_id>}:<order_id> hash  sku → qty   (a placed order)
+
+The prefix stays *outside* the hash tag, so a key's slot depends on the cart id or SKU only: the
+slot layout is the same with or without a prefix, and one cart's keys share one slot.  A prefix
+may not contain ``{`` or ``}`` (it would become the hash tag and put every key in one slot).
+With a prefix, ``prepare`` deletes only the prefix's keys (SCAN + UNLINK on each master), never
+``FLUSHALL`` someone else's cluster.
+
+Connection: ``endpoints["startup_nodes"]`` (``[[host, port], ...]``), optional ``password``,
+and optional ``address_remap`` — a mapping ``"announced_host:port" → [host, port]`` (the Docker
+launcher's containers announce addresses the host cannot reach) turned here into redis-py's
+``address_remap`` callable, so every redirect and topology refresh goes to a reachable address.
 
 Everything about one cart shares the cart's slot, so claiming a cart, restoring it and turning
 the claim into an order are each single atomic commands.  Inventory is *not* co-located: one
@@ -34,7 +46,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
 from redis import exceptions as rexc
@@ -77,20 +90,64 @@ class _Refused(Exception):
     """Internal: a SKU was short of stock during the saga."""
 
 
-def product_key(sku: str) -> str:
-    return f"product:{{{sku}}}"
+_GLOB_SPECIALS = frozenset("*?[]\\")
 
 
-def cart_key(cart_id: str) -> str:
-    return f"cart:{{{cart_id}}}"
+@dataclass(frozen=True)
+class KeyLayout:
+    """Key names under an optional prefix placed before the hash tag (see module docstring)."""
+
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if "{" in self.prefix or "}" in self.prefix:
+            raise InfraError(
+                f"redis-cluster: key_prefix {self.prefix!r} must not contain '{{' or '}}' "
+                "(it would become the hash tag and put every key in one slot)"
+            )
+
+    def product(self, sku: str) -> str:
+        return f"{self.prefix}product:{{{sku}}}"
+
+    def cart(self, cart_id: str) -> str:
+        return f"{self.prefix}cart:{{{cart_id}}}"
+
+    def claim(self, cart_id: str) -> str:
+        return f"{self.prefix}checkout:{{{cart_id}}}"
+
+    def order(self, cart_id: str, order_id: str) -> str:
+        return f"{self.prefix}order:{{{cart_id}}}:{order_id}"
+
+    def pattern(self, kind: str = "") -> str:
+        """SCAN MATCH pattern for ``<prefix><kind>*`` (glob characters in the prefix escaped)."""
+        escaped = "".join("\\" + c if c in _GLOB_SPECIALS else c for c in self.prefix)
+        return f"{escaped}{kind}*"
+
+    def tag_of(self, key: str, kind: str) -> str:
+        """The cart id or SKU of a ``<prefix><kind>:{tag}`` or ``...:{tag}:<order id>`` key."""
+        return key[len(self.prefix) + len(kind) + 2:].rsplit("}", 1)[0]
 
 
-def claim_key(cart_id: str) -> str:
-    return f"checkout:{{{cart_id}}}"
+def address_remapper(remap: Any) -> Callable[[tuple[str, int]], tuple[str, int]] | None:
+    """redis-py's ``address_remap`` from the endpoints' mapping ``"host:port" → [host, port]``
+    (a callable is passed through; None/empty → no remapping)."""
+    if not remap:
+        return None
+    if callable(remap):
+        return cast(Callable[[tuple[str, int]], tuple[str, int]], remap)
+    if not isinstance(remap, dict):
+        raise InfraError("redis-cluster: endpoints address_remap must map 'host:port' to [host, port]")
+    table: dict[tuple[str, int], tuple[str, int]] = {}
+    for source, target in remap.items():
+        host, _, port = str(source).rpartition(":")
+        if not host or not port.isdigit() or not isinstance(target, list | tuple) or len(target) != 2:
+            raise InfraError(f"redis-cluster: bad address_remap entry {source!r}: {target!r}")
+        table[(host, int(port))] = (str(target[0]), int(target[1]))
 
+    def remap_address(address: tuple[str, int]) -> tuple[str, int]:
+        return table.get((str(address[0]), int(address[1])), address)
 
-def order_key(cart_id: str, order_id: str) -> str:
-    return f"order:{{{cart_id}}}:{order_id}"
+    return remap_address
 
 
 def outcome_of(exc: BaseException) -> Outcome:
@@ -126,6 +183,8 @@ class RedisClusterStore:
         self.wait_timeout_ms = wait_timeout_ms
         self.max_connections = max_connections
         self.socket_timeout_s = socket_timeout_s
+        self._keys = KeyLayout(str(endpoints.get("key_prefix") or ""))
+        self._remapped = bool(endpoints.get("address_remap"))
         first = nodes[0]
         try:
             # connection_pool_class is only honoured on the url= path (redis-py 8.1
@@ -140,6 +199,8 @@ class RedisClusterStore:
                 timeout=pool_timeout_s,
                 socket_timeout=socket_timeout_s,
                 socket_connect_timeout=socket_timeout_s,
+                password=endpoints.get("password") or None,
+                address_remap=address_remapper(endpoints.get("address_remap")),
                 decode_responses=True,
             )
         except rexc.RedisError as exc:
@@ -183,19 +244,22 @@ class RedisClusterStore:
             return OpResult(outcome_of(exc), error=exc)
 
     def _product_exists(self, sku: str) -> bool:
-        return bool(self._rc.exists(product_key(sku)))
+        return bool(self._rc.exists(self._keys.product(sku)))
 
     # -- contract ------------------------------------------------------------------------
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
         t0 = time.perf_counter()
-        self._rc.flushall(target_nodes=RedisCluster.PRIMARIES)
+        if self._keys.prefix:
+            self._delete_prefixed()
+        else:  # no prefix: the cluster is ours (native/docker launchers)
+            self._rc.flushall(target_nodes=RedisCluster.PRIMARIES)
         batch = 2000
         products = catalog.products
         for start in range(0, len(products), batch):
             pipe = self._rc.pipeline()
             for p in products[start:start + batch]:
-                pipe.hset(product_key(p.sku), mapping={
+                pipe.hset(self._keys.product(p.sku), mapping={
                     "name": p.name, "price_cents": p.price_cents, "stock": p.stock,
                 })
             pipe.execute()
@@ -205,6 +269,18 @@ class RedisClusterStore:
                 # wait for every replica's offset to catch up with its master instead
                 self._wait_replicas_caught_up(node)
         return PrepareReport(products=len(products), seconds=time.perf_counter() - t0)
+
+    def _delete_prefixed(self, batch: int = 1000) -> None:
+        """Delete every key under the prefix, master by master (one key per UNLINK: keys of
+        different slots cannot share a command even on one node)."""
+        for node in self._rc.get_primaries():
+            conn = node.redis_connection
+            pipe = conn.pipeline(transaction=False)
+            for key in conn.scan_iter(match=self._keys.pattern(), count=batch):
+                pipe.unlink(key)
+                if len(pipe) >= batch:
+                    pipe.execute()
+            pipe.execute()
 
     def _wait_replicas_caught_up(self, node: Any, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -222,7 +298,7 @@ class RedisClusterStore:
             return bad
 
         def op() -> OpResult:
-            h = self._rc.hgetall(product_key(sku))
+            h = self._rc.hgetall(self._keys.product(sku))
             if not h:
                 return OpResult(Outcome.NOT_FOUND)
             return OpResult(Outcome.OK, Product(sku, h["name"], int(h["price_cents"]), int(h["stock"])))
@@ -236,7 +312,7 @@ class RedisClusterStore:
         def op() -> OpResult:
             if not self._product_exists(sku):
                 return OpResult(Outcome.NOT_FOUND)
-            key = cart_key(cart_id)
+            key = self._keys.cart(cart_id)
             self._call(key, "HINCRBY", key, sku, qty)
             return OpResult(Outcome.OK)
 
@@ -251,7 +327,7 @@ class RedisClusterStore:
         def op() -> OpResult:
             if not self._product_exists(sku):
                 return OpResult(Outcome.NOT_FOUND)
-            key = cart_key(cart_id)
+            key = self._keys.cart(cart_id)
             self._call(key, "HSET", key, sku, qty)
             return OpResult(Outcome.OK)
 
@@ -262,7 +338,7 @@ class RedisClusterStore:
             return bad
 
         def op() -> OpResult:
-            key = cart_key(cart_id)
+            key = self._keys.cart(cart_id)
             removed = self._call(key, "HDEL", key, sku)
             return OpResult(Outcome.OK if removed else Outcome.NOT_FOUND)
 
@@ -272,13 +348,13 @@ class RedisClusterStore:
         if bad := invalid_args(cart_id):
             return bad
         return self._run(lambda: OpResult(Outcome.OK, {
-            sku: int(q) for sku, q in self._rc.hgetall(cart_key(cart_id)).items()
+            sku: int(q) for sku, q in self._rc.hgetall(self._keys.cart(cart_id)).items()
         }))
 
     def checkout(self, cart_id: str) -> OpResult:
         if bad := invalid_args(cart_id):
             return bad
-        cart, claim = cart_key(cart_id), claim_key(cart_id)
+        cart, claim = self._keys.cart(cart_id), self._keys.claim(cart_id)
         try:
             claimed = self._script("claim", [cart, claim], [])
         except Exception as exc:
@@ -291,12 +367,12 @@ class RedisClusterStore:
         done: list[tuple[str, int]] = []
         try:
             for sku in sorted(items):
-                left = self._script("decrement", [product_key(sku)], [items[sku]])
+                left = self._script("decrement", [self._keys.product(sku)], [items[sku]])
                 if int(left) < 0:
                     raise _Refused(sku)
                 done.append((sku, items[sku]))
             order_id = uuid.uuid4().hex
-            self._call(claim, "RENAME", claim, order_key(cart_id, order_id))
+            self._call(claim, "RENAME", claim, self._keys.order(cart_id, order_id))
             return OpResult(Outcome.OK, order_id)
         except _Refused:
             return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK))
@@ -308,9 +384,9 @@ class RedisClusterStore:
     def _compensate(self, cart_id: str, done: list[tuple[str, int]], result: OpResult) -> OpResult:
         try:
             for sku, qty in reversed(done):
-                key = product_key(sku)
+                key = self._keys.product(sku)
                 self._call(key, "HINCRBY", key, "stock", qty)
-            self._script("restore", [claim_key(cart_id), cart_key(cart_id)], [])
+            self._script("restore", [self._keys.claim(cart_id), self._keys.cart(cart_id)], [])
         except Exception as exc:
             if result.error is None:  # out_of_stock whose undo failed: report the failure
                 return OpResult(outcome_of(exc), error=exc)
@@ -318,20 +394,21 @@ class RedisClusterStore:
 
     def snapshot(self) -> Snapshot:
         snap = Snapshot()
-        rc = self._rc
-        for key in rc.scan_iter(match="cart:*", count=1000):
-            snap.carts[key[len("cart:{"):-1]] = {k: int(v) for k, v in rc.hgetall(key).items()}
-        for key in rc.scan_iter(match="order:*", count=1000):
-            tag, order_id = key[len("order:{"):].rsplit("}:", 1)
+        rc, keys = self._rc, self._keys
+        for key in rc.scan_iter(match=keys.pattern("cart:"), count=1000):
             items = {k: int(v) for k, v in rc.hgetall(key).items()}
-            snap.orders.append(Order(order_id=order_id, cart_id=tag, items=items))
-        keys = list(rc.scan_iter(match="product:*", count=1000))
+            if items:
+                snap.carts[keys.tag_of(key, "cart")] = items
+        for key in rc.scan_iter(match=keys.pattern("order:"), count=1000):
+            order_id = key.rsplit("}:", 1)[1]
+            items = {k: int(v) for k, v in rc.hgetall(key).items()}
+            snap.orders.append(Order(order_id=order_id, cart_id=keys.tag_of(key, "order"), items=items))
+        products = list(rc.scan_iter(match=keys.pattern("product:"), count=1000))
         pipe = rc.pipeline()
-        for key in keys:
+        for key in products:
             pipe.hget(key, "stock")
-        for key, stock in zip(keys, pipe.execute(), strict=True):
-            snap.inventory[key[len("product:{"):-1]] = int(stock)
-        snap.carts = {c: items for c, items in snap.carts.items() if items}
+        for key, stock in zip(products, pipe.execute(), strict=True):
+            snap.inventory[keys.tag_of(key, "product")] = int(stock)
         return snap
 
     def settings(self) -> dict[str, Any]:
@@ -344,6 +421,8 @@ class RedisClusterStore:
             "wait_timeout_ms": self.wait_timeout_ms,
             "socket_timeout_s": self.socket_timeout_s,
             "inventory_layout": "one slot per SKU; checkout saga with compensation",
+            "key_prefix": self._keys.prefix,
+            "address_remap": self._remapped,
         }
 
     def close(self) -> None:
