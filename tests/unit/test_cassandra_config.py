@@ -263,3 +263,11 @@ def test_java_version_parsing() -> None:
     assert cassandra.parse_java_major('openjdk version "21" 2023-09-19') == 21
     assert cassandra.parse_java_major('java version "1.8.0_402"') == 8
     assert cassandra.parse_java_major("no version here") is None
+
+
+def test_bad_startup_order_is_a_usage_error(tmp_path: Path) -> None:
+    spec = TargetSpec(
+        target="cassandra", run_id="r", base_dir=tmp_path, options={"startup_order": "random"}
+    )
+    with pytest.raises(UsageError, match="startup_order"):
+        cassandra.up(spec, lambda message: None)

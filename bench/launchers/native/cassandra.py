@@ -35,6 +35,8 @@ from bench.paths import SETUP_COMMAND, cassandra_lib_dir
 DEFAULT_NODES = 3
 STARTUP_TIMEOUT_S = 300.0
 DRIVER_TIMEOUT_S = 60.0
+#: "parallel" = start every JVM at once; "staggered" = each after the previous listens for CQL.
+STARTUP_ORDER = "parallel"
 PROTOCOL_VERSION = 5  # Cassandra 5.0's newest; pinned so the driver does not log downgrades
 JAVA_DIRS = ("/usr/lib/jvm/java-17-openjdk-amd64/bin", "/usr/lib/jvm/java-17-openjdk-arm64/bin")
 _HEAP_RE = re.compile(r"^[1-9][0-9]*[mMgG]$")
@@ -317,6 +319,9 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     n = spec.nodes or DEFAULT_NODES
     heap = _heap(spec)
     timeout = float(spec.options.get("startup_timeout_s", STARTUP_TIMEOUT_S))
+    order = str(spec.options.get("startup_order", STARTUP_ORDER))
+    if order not in ("parallel", "staggered"):
+        raise UsageError(f"cassandra startup_order {order!r}: choose parallel or staggered")
     cp, jar_version = classpath(cassandra_lib_dir())
     java, java_version = find_java()
     processors = cc.processors_per_node(n, _cpu_count(spec.cpuset))
@@ -348,7 +353,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         base_dir=str(root), durability=spec.durability,
         extra={"claim_file": str(claim), "java": java, "java_version": java_version,
                "lib_dir": str(cassandra_lib_dir()), "startup_timeout_s": timeout,
-               "startup_order": "all nodes at once"},
+               "startup_order": order},
     )  # fmt: skip
     try:
         progress(
@@ -367,8 +372,10 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
             proc = process.spawn(argv, cfg.log_path, cpuset=spec.cpuset, env=env, cwd=cfg.node_dir)
             node.pid = proc.pid
             nodes.append(node)
-        _update_claim(claim, [nd.pid for nd in nodes if nd.pid])
-        _wait_logs(nodes, timeout, t0, progress)
+            _update_claim(claim, [nd.pid for nd in nodes if nd.pid])
+            if order == "staggered":
+                _wait_logs([node], timeout, t0, progress)
+        _wait_logs([nd for nd in nodes if order == "parallel"], timeout, t0, progress)
         topo.version = driver_check(endpoints, n, DRIVER_TIMEOUT_S)
     except BaseException:
         _kill_all(nodes)
