@@ -205,15 +205,12 @@ def run_master(
         pipeline.close_interval(_master_interval(recorder, latest, cpu))
         ledger = Ledger()
         worker_counts: list[dict[str, int]] = []
-        abandoned = 0
         for i in sorted(done):
             ledger.merge(Ledger.from_message(done[i]["ledger"]))
             worker_counts.append(done[i]["op_counts"])
-            abandoned += int(done[i]["abandoned"])
         missing = sorted(set(range(workers)) - set(done))
         total = env.stats.total
         pipeline.extra_totals = {
-            "abandoned": abandoned,
             "locust": {"requests": int(total.num_requests), "failures": int(total.num_failures)},
             "workers": worker_counts,
         }

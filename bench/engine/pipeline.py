@@ -189,6 +189,8 @@ class TargetPipeline:
             "dropped": c["dropped"],
             "queued": c["queued"],
             "clamped": c["clamped"],
+            # never completed: still in flight or in the backlog when the drain timed out
+            "abandoned": max(0, c["offered"] - c["dropped"] - c["completed"]),
             "throughput_ops_s": round(c["completed"] / duration, 2),
             "offered_ops_s": round(c["offered"] / duration, 2),
             "duration_s": round(self.last_end_s, 3),
