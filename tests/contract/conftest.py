@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +80,13 @@ def store(
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def native_topology(
+    topologies: dict[str, Topology], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Topology]:
+    """``native_topology(target)``: the session's native topology (started on first use) —
+    shared with ``store``, so modules that address the same servers differently (e.g. through
+    the external launcher) do not start them twice."""
+    return lambda target: _topology(target, topologies, tmp_path_factory.getbasetemp())
