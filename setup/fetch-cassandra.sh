@@ -60,7 +60,7 @@ set -e
 trap cleanup EXIT
 if (( rc != 0 )); then
     echo "error: Maven failed (exit $rc) after $((SECONDS - start)) s; last lines of $log:" >&2
-    tail -n 25 "$log" >&2
+    tail -n 25 "$log" | sed "s/\x1b\[[0-9;]*m//g" >&2
     exit 3
 fi
 compgen -G "$staging/cassandra-all-*.jar" >/dev/null || {

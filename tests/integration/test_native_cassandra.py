@@ -163,15 +163,13 @@ def test_quorum_read_survives_a_killed_node_and_the_node_restarts(
     assert log.count("Starting listening for CQL clients") == 2
 
 
-def test_down_leaves_no_process(launched: tuple[NativeLauncher, Topology, list[str]]) -> None:
-    launcher, topo, _ = launched
-    assert _no_process_left(topo)  # they run before down
-    launcher.down(topo)
-    assert _no_process_left(topo) == []
-    assert not Path(topo.base_dir).exists()
-
-
-def test_single_node_strict_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_cluster_alongside_gets_other_addresses_and_strict_durability(
+    launched: tuple[NativeLauncher, Topology, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 1-node strict cluster started while the 3-node one runs (as another user would)."""
+    _, first, _ = launched
     monkeypatch.setenv("CARTBENCH_STATE", str(tmp_path / "state"))
     launcher = NativeLauncher()
     spec = TargetSpec(
@@ -181,6 +179,8 @@ def test_single_node_strict_durability(tmp_path: Path, monkeypatch: pytest.Monke
     topo = launcher.up(spec)
     try:
         assert topo.endpoints["replication_factor"] == 1
+        assert not set(topo.endpoints["contact_points"]) & set(first.endpoints["contact_points"])
+        assert topo.nodes[0].extra["jmx_port"] not in {n.extra["jmx_port"] for n in first.nodes}
         assert topo.settings["commitlog_sync"] == "batch"
         cluster, session = _session(topo)
         try:
@@ -190,3 +190,11 @@ def test_single_node_strict_durability(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         launcher.down(topo)
     assert _no_process_left(topo) == []
+
+
+def test_down_leaves_no_process(launched: tuple[NativeLauncher, Topology, list[str]]) -> None:
+    launcher, topo, _ = launched
+    assert _no_process_left(topo)  # they run before down
+    launcher.down(topo)
+    assert _no_process_left(topo) == []
+    assert not Path(topo.base_dir).exists()
