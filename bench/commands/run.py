@@ -70,6 +70,18 @@ def _interval_printer() -> Any:
     help="Local Locust worker processes (0 = generate load in this process).",
 )
 @click.option(
+    "--master-port",
+    type=int,
+    default=5557,
+    show_default=True,
+    help="With --workers: the port workers connect to (`bench worker --master HOST --master-port P`).",
+)
+@click.option(
+    "--remote-workers",
+    is_flag=True,
+    help="With --workers N: wait for N `bench worker` processes (other machines) instead of starting local ones.",
+)
+@click.option(
     "--in-flight",
     "in_flight",
     type=int,
@@ -122,6 +134,8 @@ def run(
     rate: float | None,
     seed: int,
     workers: int,
+    master_port: int,
+    remote_workers: bool,
     in_flight: int,
     consistency: str | None,
     generator_cpuset: str | None,
@@ -173,6 +187,8 @@ def run(
         cpus=cpus,
         memory=memory,
         store_options=store_options,
+        master_port=master_port,
+        remote_workers=remote_workers,
     )
     if targets == ["reference"]:
         from bench.launchers.reference import ReferenceLauncher

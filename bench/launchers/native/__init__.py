@@ -27,15 +27,29 @@ def _module(target: str) -> ModuleType:
     return importlib.import_module(_MODULES[target])
 
 
-def stop_nodes(nodes: list[Node], sig: int = signal.SIGTERM) -> None:
-    """Stop every node's process group (used by ``down`` and by failed ``up``s)."""
+def stop_nodes(nodes: list[Node], sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+    """Stop every node's process group, all at once (a Cassandra node alone takes seconds to
+    announce its shutdown and drain), escalating to SIGKILL after ``timeout``."""
+    import time
+
+    groups = [(n.name, n.pid, int(n.extra.get("stop_signal", sig))) for n in nodes if n.pid]
+    for _, pgid, node_sig in groups:
+        process.signal_group(pgid, signal.SIGCONT)  # a paused node cannot shut down
+        process.signal_group(pgid, node_sig)
+    deadline = time.monotonic() + timeout
+    pending = [(name, pgid) for name, pgid, _ in groups]
+    while pending and time.monotonic() < deadline:
+        for _, pgid in pending:
+            process.reap(pgid)
+        pending = [(name, pgid) for name, pgid in pending if process.group_members(pgid)]
+        if pending:
+            time.sleep(0.05)
     errors = []
-    for node in nodes:
-        sig_for_node = int(node.extra.get("stop_signal", sig))
+    for name, pgid in pending:
         try:
-            process.stop_group(node.pid, sig_for_node)
+            process.stop_group(pgid, signal.SIGKILL, timeout=10)
         except Exception as exc:
-            errors.append(f"{node.name}: {exc}")
+            errors.append(f"{name}: {exc}")
     if errors:
         from bench.errors import InfraError
 

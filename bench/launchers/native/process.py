@@ -152,7 +152,8 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
+    """Collect a child's exit status if it is ours and has exited (never blocks)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
@@ -167,20 +168,20 @@ def stop_group(pgid: int | None, sig: int = signal.SIGTERM, timeout: float = 20.
     if not pgid:
         return
     if not group_members(pgid):
-        _reap(pgid)
+        reap(pgid)
         return
     signal_group(pgid, signal.SIGCONT)  # a paused group cannot shut down
     signal_group(pgid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _reap(pgid)
+        reap(pgid)
         if not group_members(pgid):
             return
         time.sleep(0.05)
     signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        _reap(pgid)
+        reap(pgid)
         if not group_members(pgid):
             return
         time.sleep(0.05)
@@ -265,6 +266,6 @@ def kill_under(path: Path | str) -> list[int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(pid_alive(p) for p in victims):
         for p in victims:
-            _reap(p)
+            reap(p)
         time.sleep(0.05)
     return victims
