@@ -39,7 +39,7 @@ def target_option(default: str | None) -> Callable[[F], F]:
 def launcher_options(f: F) -> F:
     f = click.option(
         "--launcher",
-        default="native",
+        default="auto",
         show_default=True,
         type=click.Choice(["auto", "native", "docker", "external"]),
         help="How targets are started: native processes, Docker containers, "
@@ -198,7 +198,7 @@ def bring_up(targets: list[str], opts: dict[str, Any]) -> list[Topology]:
     """Start each target; on any failure or interrupt, tear down what this call started."""
     process.validate_cpuset(opts.get("cpuset"))  # bad input fails before anything is printed
     launcher, reason = make_launcher(
-        opts.get("launcher") or "native", opts.get("endpoints"), parse_images(opts.get("images"))
+        opts.get("launcher") or "auto", opts.get("endpoints"), parse_images(opts.get("images"))
     )
     progress(f"launcher: {launcher.name} ({reason})")
     run_id = state.new_run_id()

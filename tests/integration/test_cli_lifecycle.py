@@ -58,7 +58,7 @@ def _pids_under(path: Path) -> list[int]:
 def test_up_status_down_from_separate_processes(tmp_path: Path) -> None:
     env = _env(tmp_path)
     up = subprocess.run(
-        [*BENCH, "up", "--target", "redis-cluster"],
+        [*BENCH, "up", "--launcher", "native", "--target", "redis-cluster"],
         env=env,
         capture_output=True,
         text=True,
@@ -70,7 +70,7 @@ def test_up_status_down_from_separate_processes(tmp_path: Path) -> None:
     st = subprocess.run([*BENCH, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert "6/6" in st.stdout
     again = subprocess.run(
-        [*BENCH, "up", "--target", "redis-cluster"],
+        [*BENCH, "up", "--launcher", "native", "--target", "redis-cluster"],
         env=env,
         capture_output=True,
         text=True,
@@ -87,12 +87,12 @@ def test_up_status_down_from_separate_processes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["up", "--target", "mysql"], 2, "unknown target 'mysql'"),
-        (["up", "--target", "postgres", "--durability", "yolo"], 2, "yolo"),
-        (["up", "--target", "postgres", "--cpuset", "99"], 2, "CPUs [99]"),
-        (["up", "--target", "postgres", "--cpuset", "x"], 2, "invalid --cpuset"),
-        (["up", "--target", "redis-cluster", "--nodes", "3"], 2, "even number of nodes"),
-        (["up", "--target", "postgres", "--launcher", "external"], 2, "--endpoints"),
+        (["up", "--launcher", "native", "--target", "mysql"], 2, "unknown target 'mysql'"),
+        (["up", "--launcher", "native", "--target", "postgres", "--durability", "yolo"], 2, "yolo"),
+        (["up", "--launcher", "native", "--target", "postgres", "--cpuset", "99"], 2, "CPUs [99]"),
+        (["up", "--launcher", "native", "--target", "postgres", "--cpuset", "x"], 2, "invalid --cpuset"),
+        (["up", "--launcher", "native", "--target", "redis-cluster", "--nodes", "3"], 2, "even number of nodes"),
+        (["up", "--launcher", "native", "--target", "postgres", "--launcher", "external"], 2, "--endpoints"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -113,7 +113,7 @@ def test_missing_binaries_name_the_setup_command(tmp_path: Path) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     res = subprocess.run(
-        [*BENCH, "up", "--target", "redis-cluster"],
+        [*BENCH, "up", "--launcher", "native", "--target", "redis-cluster"],
         env=_env(tmp_path, PATH=str(empty)),
         capture_output=True,
         text=True,
@@ -136,7 +136,7 @@ def test_postgres_takes_another_port_when_the_default_is_taken(tmp_path: Path) -
     try:
         env = _env(tmp_path)
         up = subprocess.run(
-            [*BENCH, "up", "--target", "postgres"],
+            [*BENCH, "up", "--launcher", "native", "--target", "postgres"],
             env=env,
             capture_output=True,
             text=True,
@@ -157,7 +157,7 @@ def test_postgres_takes_another_port_when_the_default_is_taken(tmp_path: Path) -
 def test_signal_during_up_leaves_nothing(tmp_path: Path, sig: int, after_nodes: int) -> None:
     env = _env(tmp_path)
     proc = subprocess.Popen(
-        [*BENCH, "up", "--target", "redis-cluster"],
+        [*BENCH, "up", "--launcher", "native", "--target", "redis-cluster"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
