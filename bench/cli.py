@@ -57,6 +57,7 @@ _COMMANDS: dict[str, Callable[[], click.Command]] = {
     "list": _lazy("bench.commands.run", "list_cmd"),
     "report": _lazy("bench.commands.report", "report"),
     "compare": _lazy("bench.commands.report", "compare"),
+    "history": _lazy("bench.commands.history", "history"),
 }
 
 

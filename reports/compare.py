@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -145,14 +146,23 @@ def compare_runs(run_a: Path, run_b: Path, out: Path | None = None,
     return result
 
 
+def _usable(target: dict[str, Any] | None, skip_saturated: bool) -> TypeGuard[dict[str, Any]]:
+    """A target's numbers can be judged (and serve as a baseline): status ok and, when
+    ``skip_saturated``, a generator that kept up."""
+    if target is None or target.get("status") != "ok":
+        return False
+    return not (skip_saturated and target.get("generator_saturated"))
+
+
 def _confirm_with_intervals(judgement: Judgement, runs: Sequence[Run], name: str,
-                            metric: str, alpha: float = regression.DEFAULT_ALPHA) -> Judgement:
+                            metric: str, alpha: float = regression.DEFAULT_ALPHA,
+                            skip_saturated: bool = False) -> Judgement:
     """A history verdict stands only if the newest run's per-interval values also differ
     from the previous ok run's (stage-wise Mann–Whitney); short histories otherwise turn
     run-to-run scatter into false alarms."""
     if judgement.verdict not in (regression.REGRESSION, regression.IMPROVEMENT):
         return judgement
-    ok = [r for r in runs if (r.targets.get(name) or {}).get("status") == "ok"]
+    ok = [r for r in runs if _usable(r.targets.get(name), skip_saturated)]
     if len(ok) < 2:
         return judgement
     column = "completed" if metric == THROUGHPUT else LATENCY_METRICS[metric][1]
@@ -187,11 +197,13 @@ class HistoryResult:
 
 def compare_history(run_dirs: Sequence[Path], *,
                     threshold: float = regression.DEFAULT_THRESHOLD_PCT,
-                    window: int = 10) -> HistoryResult:
+                    window: int = 10, skip_saturated: bool = False) -> HistoryResult:
     """For the nightly CI: the newest run (last) against the previous ones, per target,
     operation and metric, plus the most likely step in the whole history. A verdict needs
     the history gate (``regression.judge_history``) *and* a significant stage-wise
-    Mann–Whitney test against the previous ok run's per-interval values."""
+    Mann–Whitney test against the previous ok run's per-interval values. With
+    ``skip_saturated``, a target whose generator saturated counts like a failed one: its
+    numbers are neither judged nor used as a baseline."""
     runs = [load_run(Path(p)) for p in run_dirs]
     keys: list[tuple[str, str, str]] = []
     for run in runs:
@@ -207,7 +219,7 @@ def compare_history(run_dirs: Sequence[Path], *,
         values: list[float | None] = []
         for run in runs:
             found = run.targets.get(name)
-            if found is None or found.get("status") != "ok":
+            if not _usable(found, skip_saturated):
                 values.append(None)
             elif metric == THROUGHPUT:
                 values.append(_op_throughput(found, None if op == ALL_OPS else op))
@@ -221,7 +233,8 @@ def compare_history(run_dirs: Sequence[Path], *,
         else:
             judgement = regression.judge_history(present, higher_is_better=higher,
                                                  threshold_pct=threshold, window=window)
-            judgement = _confirm_with_intervals(judgement, runs, name, metric)
+            judgement = _confirm_with_intervals(judgement, runs, name, metric,
+                                                skip_saturated=skip_saturated)
         rows.append(HistoryRow(name, op, metric, tuple(values), judgement,
                                regression.detect_step(present)))
     return HistoryResult(runs=[r.path for r in runs], rows=rows)
