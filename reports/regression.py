@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -231,3 +231,51 @@ def worst(judgements: Mapping[str, Judgement]) -> str:
         if v in verdicts:
             return v
     return NOT_COMPARABLE
+
+
+# -- failure shares and audit findings over a history (nightly CI) --------------------------
+
+DEFAULT_FLOOR_PP = 0.1
+
+
+def judge_share_history(values: Sequence[float], *,
+                        threshold_pct: float = DEFAULT_THRESHOLD_PCT, window: int = 10,
+                        floor_pp: float = DEFAULT_FLOOR_PP) -> Judgement:
+    """A failure share in percent (errors or dropped of offered; higher is worse): as
+    ``judge_history``, and the absolute change must also exceed ``floor_pp`` percentage
+    points — near zero, relative changes are huge and meaningless (0.01 % → 0.03 % is +200 %).
+    From a baseline of 0, a rise beyond the floor is a regression."""
+    j = judge_history(values, higher_is_better=False, threshold_pct=threshold_pct,
+                      window=window)
+    if j.before is None or j.after is None:
+        return j
+    delta = j.after - j.before
+    if j.before == 0:
+        if delta > floor_pp:
+            return replace(j, verdict=REGRESSION,
+                           note=f"from 0 to {j.after:.3g} % (floor {floor_pp:g} pp)")
+        return j
+    if j.verdict in (REGRESSION, IMPROVEMENT) and abs(delta) <= floor_pp:
+        return replace(j, verdict=WITHIN_NOISE,
+                       note=f"{j.note}; absolute change {delta:+.3g} pp ≤ {floor_pp:g} pp")
+    return j
+
+
+def judge_findings_history(values: Sequence[float], window: int = 10) -> Judgement:
+    """Audit findings (acknowledged writes lost, oversold SKUs): counts that should be 0, so
+    no noise model. A regression when the newest run has findings and none of the up to
+    ``window`` previous runs (at least one) had any; otherwise no verdict."""
+    if len(values) < 2:
+        return Judgement(None, values[-1] if values else None, None, 0.0, 0.0, None,
+                         NOT_COMPARABLE, "needs at least 1 previous run")
+    previous = [float(v) for v in values[-1 - window:-1]]
+    latest = float(values[-1])
+    worst_before = max(previous)
+    if latest > 0 and worst_before == 0:
+        return Judgement(0.0, latest, None, 0.0, 0.0, None, REGRESSION,
+                         f"{latest:g} finding(s); none in {len(previous)} previous run(s)")
+    if latest == 0 and worst_before > 0:
+        return Judgement(worst_before, 0.0, None, 0.0, 0.0, None, IMPROVEMENT,
+                         "no findings any more")
+    note = "already present before" if latest > 0 else ""
+    return Judgement(worst_before, latest, None, 0.0, 0.0, None, WITHIN_NOISE, note)

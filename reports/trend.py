@@ -24,6 +24,9 @@ from reports.history import Entry
 from reports.regression import Judgement
 
 STATUS = "status"
+ERRORS = "errors (% of offered)"
+DROPPED = "dropped (% of offered)"
+FINDINGS = "audit findings (writes lost + oversold SKUs)"
 
 
 @dataclass
@@ -92,6 +95,38 @@ def _status_rows(newest: Entry, previous: list[Entry], threshold: float) -> list
     return rows
 
 
+def _findings(target: dict[str, Any]) -> float | None:
+    audit = target.get("audit") or {}
+    values = [audit.get("acknowledged_writes_lost"), audit.get("oversold_skus")]
+    known = [float(v) for v in values if isinstance(v, int | float)]
+    return sum(known) if known else None
+
+
+def _failure_rows(newest: Entry, previous: list[Entry], threshold: float,
+                  window: int) -> list[HistoryRow]:
+    """Errors and dropped shares (``judge_share_history``) and audit findings
+    (``judge_findings_history``) from the index, per target."""
+    rows = []
+    for name, t in newest["targets"].items():
+        if t["status"] != "ok":
+            continue
+        before = [e["targets"][name] for e in previous if history.usable(e, name)][-window:]
+        for metric, key in ((ERRORS, "error_pct"), (DROPPED, "dropped_pct")):
+            values = [b.get(key) for b in before] + [t.get(key)]
+            if not history.usable(newest, name) or any(v is None for v in values):
+                continue
+            rows.append(HistoryRow(name, ALL_OPS, metric, tuple(values),
+                                   regression.judge_share_history(
+                                       values, threshold_pct=threshold, window=window),
+                                   None))
+        counts = [_findings(b) for b in before] + [_findings(t)]
+        if all(v is not None for v in counts):
+            known = [float(v) for v in counts if v is not None]
+            rows.append(HistoryRow(name, ALL_OPS, FINDINGS, tuple(known),
+                                   regression.judge_findings_history(known, window), None))
+    return rows
+
+
 def check_history(history_dir: Path, *,
                   threshold: float = regression.DEFAULT_THRESHOLD_PCT,
                   window: int = 10) -> CheckResult:
@@ -137,7 +172,8 @@ def check_history(history_dir: Path, *,
         notes.append(f"Not enough comparable history for {', '.join(short)}: a verdict needs "
                      f"at least {regression.MIN_HISTORY} previous runs that ran ok with an "
                      "unsaturated generator.")
-    rows = _status_rows(newest, previous if mark is not newest else [], threshold) + rows
+    rows = (_status_rows(newest, previous if mark is not newest else [], threshold) + rows
+            + _failure_rows(newest, previous, threshold, window))
     return CheckResult(history_dir=history_dir, threshold_pct=threshold, window=window,
                        newest=newest, group=group, baseline_mark=mark, previous=previous,
                        rows=rows, others=others, notes=notes)
@@ -148,6 +184,10 @@ def check_history(history_dir: Path, *,
 def _chart_kind(metric: str) -> str:
     if metric in (THROUGHPUT, STATUS):
         return "throughput"
+    if metric in (ERRORS, DROPPED):
+        return "errors"
+    if metric == FINDINGS:
+        return "audit"
     return "latency" if metric in LATENCY_METRICS else metric
 
 
@@ -182,8 +222,12 @@ def page_context(result: CheckResult) -> dict[str, Any]:
                 add(trend_plots.latency_trend(
                     name, i, result.group, regressed=(name, "latency") in regressed,
                     baseline_at=baseline_at)),
-                add(trend_plots.errors_trend(name, i, result.group, baseline_at=baseline_at)),
-                add(trend_plots.audit_trend(name, i, result.group, baseline_at=baseline_at)),
+                add(trend_plots.errors_trend(
+                    name, i, result.group, regressed=(name, "errors") in regressed,
+                    baseline_at=baseline_at)),
+                add(trend_plots.audit_trend(
+                    name, i, result.group, regressed=(name, "audit") in regressed,
+                    baseline_at=baseline_at)),
             ],
         })
     previous = {e["name"] for e in result.previous}

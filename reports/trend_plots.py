@@ -22,12 +22,15 @@ RED = "#b91c1c"
 
 def _layout(title: str, y_title: str, names: Sequence[str], *, log_y: bool = False,
             baseline_at: str | None = None) -> dict[str, Any]:
-    layout = _base_layout(title, y_title, log_y=log_y, x_title="run (oldest → newest)")
+    layout = _base_layout(title, y_title, log_y=log_y, x_title="", height=420)
     layout["xaxis"].update({"type": "category", "categoryorder": "array",
                             "categoryarray": list(names), "tickangle": -30,
                             "automargin": True})
     layout["hovermode"] = "closest"
-    layout["margin"] = {"l": 64, "r": 16, "t": 64, "b": 90}
+    layout["margin"] = {"l": 64, "r": 16, "t": 40, "b": 40}
+    # below the plot: a legend above would collide with the title in a half-width card
+    layout["legend"] = {"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0.0,
+                        "xanchor": "left", "font": {"size": 11}}
     if baseline_at is not None:
         layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": baseline_at,
                              "x1": baseline_at, "y0": 0, "y1": 1,
@@ -71,17 +74,21 @@ def _series(name: str, entries: Sequence[Entry], target: str, get: Getter, *, co
                       mode="lines+markers", text=_hover(entries),
                       hovertemplate="%{y}<br>%{text}<extra>%{fullData.name}</extra>",
                       line={"color": color, "dash": dash, "width": 2},
-                      marker={"symbol": symbol, "size": 7})
+                      marker={"symbol": symbol, "size": 7}, connectgaps=True)
 
 
-def _unusable(entries: Sequence[Entry], target: str, get: Getter) -> go.Scatter | None:
-    """Runs shown but not used as a baseline: saturated at their value, failed at 0."""
+def _unusable(entries: Sequence[Entry], target: str, get: Getter, *,
+              failed_at_zero: bool = True) -> go.Scatter | None:
+    """Runs shown but not used as a baseline: saturated at their value, failed at 0 (left
+    out on a log axis, where 0 cannot be drawn)."""
     xs, ys, texts = [], [], []
     for e in entries:
         reason = unusable_reason(e, target)
         if reason is None or reason == "not in this run":
             continue
         t = e["targets"][target]
+        if t["status"] != "ok" and not failed_at_zero:
+            continue
         value = get(t) if t["status"] == "ok" else 0.0
         xs.append(e["name"])
         ys.append(round(float(value), 3) if value is not None else 0.0)
@@ -172,11 +179,11 @@ def latency_trend(target: str, index: int, entries: Sequence[Entry], *, regresse
     ]
     layout = _layout(f"{target}: latency per run (worst operation, whole run)", "ms (log)",
                      names, log_y=True, baseline_at=baseline_at)
-    return _finish(traces, [_unusable(entries, target, p999),
+    return _finish(traces, [_unusable(entries, target, p999, failed_at_zero=False),
                             _regression_mark(entries, target, p999, regressed)], layout)
 
 
-def errors_trend(target: str, index: int, entries: Sequence[Entry], *,
+def errors_trend(target: str, index: int, entries: Sequence[Entry], *, regressed: bool,
                  baseline_at: str | None) -> dict[str, Any]:
     names = [e["name"] for e in entries]
 
@@ -192,12 +199,13 @@ def errors_trend(target: str, index: int, entries: Sequence[Entry], *,
         _series("dropped (% of offered)", entries, target, get("dropped_pct"),
                 color="#d97706", dash="dash", symbol="diamond", usable_only=False),
     ]
-    layout = _layout(f"{target}: errors and dropped per run (every run with status ok)",
+    layout = _layout(f"{target}: errors and dropped per run",
                      "% of offered", names, baseline_at=baseline_at)
-    return _finish(traces, [], layout)
+    return _finish(traces, [_regression_mark(entries, target, get("error_pct"), regressed)],
+                   layout)
 
 
-def audit_trend(target: str, index: int, entries: Sequence[Entry], *,
+def audit_trend(target: str, index: int, entries: Sequence[Entry], *, regressed: bool,
                 baseline_at: str | None) -> dict[str, Any]:
     names = [e["name"] for e in entries]
 
@@ -215,4 +223,5 @@ def audit_trend(target: str, index: int, entries: Sequence[Entry], *,
     ]
     layout = _layout(f"{target}: audit findings per run", "count", names,
                      baseline_at=baseline_at)
-    return _finish(traces, [], layout)
+    return _finish(traces, [_regression_mark(entries, target, get("acknowledged_writes_lost"),
+                                             regressed)], layout)
