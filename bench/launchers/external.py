@@ -178,12 +178,12 @@ def _postgres_probe(ep: dict[str, Any]) -> tuple[str, list[Node], dict[str, Any]
 
 
 def _cassandra_probe(ep: dict[str, Any]) -> tuple[str, list[Node], dict[str, Any]]:
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy
 
+    profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=ep["local_dc"]))
     cluster = Cluster(contact_points=ep["contact_points"], port=ep["port"],
-                      load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=ep["local_dc"]),
-                      connect_timeout=5)
+                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, connect_timeout=5)
     try:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local").one()
