@@ -254,7 +254,8 @@ def judge_share_history(values: Sequence[float], *,
         if delta > floor_pp:
             return replace(j, verdict=REGRESSION,
                            note=f"from 0 to {j.after:.3g} % (floor {floor_pp:g} pp)")
-        return j
+        return replace(j, verdict=WITHIN_NOISE,
+                       note=f"from 0 by {delta:.3g} pp ≤ {floor_pp:g} pp" if delta else "")
     if j.verdict in (REGRESSION, IMPROVEMENT) and abs(delta) <= floor_pp:
         return replace(j, verdict=WITHIN_NOISE,
                        note=f"{j.note}; absolute change {delta:+.3g} pp ≤ {floor_pp:g} pp")
