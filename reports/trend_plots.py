@@ -177,7 +177,7 @@ def latency_trend(target: str, index: int, entries: Sequence[Entry], *, regresse
         _series("service p99", entries, target, lat("service_ms", "p99"), color=GREY,
                 dash="dashdot", symbol="diamond"),
     ]
-    layout = _layout(f"{target}: latency per run (worst operation, whole run)", "ms (log)",
+    layout = _layout(f"{target}: latency per run (worst op)", "ms (log)",
                      names, log_y=True, baseline_at=baseline_at)
     return _finish(traces, [_unusable(entries, target, p999, failed_at_zero=False),
                             _regression_mark(entries, target, p999, regressed)], layout)
