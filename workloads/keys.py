@@ -9,6 +9,9 @@ import bisect
 import itertools
 import random
 
+import numpy as np
+import numpy.typing as npt
+
 from targets.base import Catalog, Product
 from workloads.profile import OPERATIONS, CatalogSpec, Profile, SkuDistribution
 
@@ -68,6 +71,20 @@ class SkuChooser:
             return self.skus[rng.randrange(self._hot, len(self.skus))]
         return self.skus[rng.randrange(len(self.skus))]
 
+    def indices(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
+        """``n`` draws at once (indices into ``skus``), same distribution as ``choose``."""
+        size = len(self.skus)
+        if self._cum is not None:
+            cum = np.asarray(self._cum)
+            out: npt.NDArray[np.int64] = np.minimum(
+                np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), self._hi
+            )
+            return out
+        if self._hot:
+            hot = rng.random(n) < self.dist.hot_fraction
+            return np.where(hot, rng.integers(0, self._hot, n), rng.integers(self._hot, size, n))
+        return rng.integers(0, size, n)
+
 
 class OperationMix:
     """Draws operation names by the profile's weights."""
@@ -79,3 +96,10 @@ class OperationMix:
 
     def choose(self, rng: random.Random) -> str:
         return self.ops[bisect.bisect(self._cum, rng.random() * self._cum[-1], 0, self._hi)]
+
+    def indices(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
+        """``n`` draws at once, as indices into ``OPERATIONS`` (same weights as ``choose``)."""
+        cum = np.asarray(self._cum)
+        pick = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), self._hi)
+        index: npt.NDArray[np.int64] = np.asarray([OPERATIONS.index(o) for o in self.ops])[pick]
+        return index

@@ -38,7 +38,8 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from bench.engine.ledger import Ledger
-from bench.engine.locust_local import make_request_hook, restore_listeners, snapshot_listeners
+from bench.engine.locust_local import restore_listeners, snapshot_listeners
+from bench.engine.locust_stats import LocustStatsSink
 from bench.engine.pipeline import OnInterval, TargetLoadResult, TargetPipeline
 from bench.engine.recorder import Interval, Recorder
 from bench.engine.saturation import CpuProbe
@@ -298,7 +299,7 @@ def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: 
     spec = StoreSpec.from_message(job["store"])
     store = spec.open()
     profile = profile_from_dict(job["profile"])
-    recorder, ledger = Recorder(), Ledger()
+    recorder, ledger = Recorder(LocustStatsSink(env.stats, str(job["target"]))), Ledger()
     scheduler = OpenLoopScheduler(
         store,
         profile,
@@ -311,7 +312,6 @@ def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: 
         backlog_cap=int(job["backlog_cap"]),
         drain_timeout_s=float(job["drain_timeout_s"]),
         stop=stop,
-        on_request=make_request_hook(str(job["target"]), env),
     )
     if spec.prepare_in_worker:
         from workloads import build_catalog

@@ -22,39 +22,98 @@ Owned by the load engine.  Runs inside one gevent hub (one generator process):
   (queue wait again).  This makes the ledger's expected cart contents exact (see ledger.py).
 
 Operations run in ``in_flight_cap`` long-lived worker greenlets (one per slot; spawning a
-greenlet per operation cost ~9 µs, handing over through a gevent queue < 1 µs):
-``call_store`` (the one timing wrapper) → recorder → ledger → ``on_request`` (Locust's
-``events.request``).
+greenlet per operation cost ~9 µs).  Granted operations wait in a ``ready`` deque; a worker
+that takes one wakes one more idle worker (a gevent queue token) only if more are ready and
+none is already waking, so a store that answers without yielding (the in-memory reference
+store) runs a whole batch in one greenlet without a switch per operation, while a store that
+yields on I/O gets one worker per operation.  A cart that is busy is not waited on by a
+blocked greenlet: the operation is parked on the cart (keeping its slot) and the worker that
+finishes the cart's current operation runs it next.  Per operation: ``call_store`` (the one
+timing wrapper: two clock reads) → recorder (two array appends) → ledger (writes only).
+Random draws (operation, cart, SKU, quantity, Poisson gaps) come in numpy batches.
+Locust's own stats are fed per interval by the recorder's sink (``locust_stats.py``).
 """
 
 from __future__ import annotations
 
 import itertools
-import random
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import gevent
+import numpy as np
 from gevent.event import Event
-from gevent.lock import Semaphore
 from gevent.queue import Queue
 
 from bench.engine.ledger import Ledger
 from bench.engine.recorder import Recorder
-from bench.engine.wrapper import PlannedOp, call_store, now_ns
+from bench.engine.wrapper import call_store, now_ns, store_methods
 from bench.errors import Interrupted
-from targets.base import CartStore, OpResult
-from workloads import OperationMix, Profile, SkuChooser
+from targets.base import CartStore
+from workloads import OPERATIONS, OperationMix, Profile, SkuChooser
 
 CART_DRAWS = 4
-YIELD_AFTER_NS = 2_000_000  # a worker chaining backlog ops yields if the scheduler waited 2 ms
+YIELD_AFTER_NS = 2_000_000  # a worker chaining ops yields if the scheduler waited 2 ms
 MAX_QTY = 3
-RequestHook = Callable[[str, int, int, int, OpResult], None]
+BATCH = 4096  # random draws per numpy refill
+BROWSE, ADD, REMOVE, SET_QTY, VIEW, CHECKOUT = (OPERATIONS.index(n) for n in (
+    "browse", "add_item", "remove_item", "set_quantity", "view_cart", "checkout"))  # fmt: skip
+WRITES = frozenset({ADD, REMOVE, SET_QTY, CHECKOUT})
+
+# A planned operation: (op index, cart or None, store-call args, intended_ns, wait_ns).
+# In the backlog ``wait_ns`` holds the dispatch time; once granted, the slot wait so far.
+Op = tuple[int, str | None, tuple[Any, ...], int, int]
 
 
 class StopFlag(Protocol):
     def is_set(self) -> bool: ...
+
+
+class Draws:
+    """Seeded random draws, refilled ``BATCH`` at a time with numpy (a list ``pop`` per draw
+    instead of a ``random.Random`` call + bisect)."""
+
+    def __init__(self, seed: int, mix: OperationMix, skus: SkuChooser, carts: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.mix, self.skus, self.n_carts = mix, skus, carts
+        self._ops: list[int] = []
+        self._skus: list[int] = []
+        self._carts: list[int] = []
+        self._qty: list[int] = []
+        self._gaps: list[float] = []
+        self._unit: list[float] = []
+
+    def op(self) -> int:
+        if not self._ops:
+            self._ops = self.mix.indices(self.rng, BATCH).tolist()
+        return self._ops.pop()
+
+    def sku(self) -> int:
+        if not self._skus:
+            self._skus = self.skus.indices(self.rng, BATCH).tolist()
+        return self._skus.pop()
+
+    def cart(self) -> int:
+        if not self._carts:
+            self._carts = self.rng.integers(0, self.n_carts, BATCH).tolist()
+        return self._carts.pop()
+
+    def qty(self) -> int:
+        if not self._qty:
+            self._qty = self.rng.integers(1, MAX_QTY + 1, BATCH).tolist()
+        return self._qty.pop()
+
+    def exp_gap(self) -> float:
+        """A standard exponential (mean 1): divide by the rate."""
+        if not self._gaps:
+            self._gaps = self.rng.standard_exponential(BATCH).tolist()
+        return self._gaps.pop()
+
+    def unit(self) -> float:
+        """Uniform on [0, 1)."""
+        if not self._unit:
+            self._unit = self.rng.random(BATCH).tolist()
+        return self._unit.pop()
 
 
 class OpenLoopScheduler:
@@ -72,7 +131,6 @@ class OpenLoopScheduler:
         backlog_cap: int = 10_000,
         drain_timeout_s: float = 30.0,
         stop: StopFlag | None = None,
-        on_request: RequestHook | None = None,
     ) -> None:
         if in_flight_cap < 1:
             raise ValueError("in_flight_cap must be >= 1")
@@ -82,23 +140,26 @@ class OpenLoopScheduler:
         self.profile = profile
         self.recorder = recorder
         self.ledger = ledger
-        self.rng = random.Random(seed)
         self.mix = OperationMix(profile.mix)
-        self.skus = SkuChooser(skus, profile.sku)
+        self.sku_names = skus
+        self.draws = Draws(seed, self.mix, SkuChooser(skus, profile.sku), len(carts))
         self.carts = carts
         self.in_flight_cap = in_flight_cap
         self.backlog_cap = backlog_cap
         self.drain_timeout_s = drain_timeout_s
         self.stop = stop
-        self.on_request = on_request
         self.in_flight = 0
-        self.backlog: deque[PlannedOp] = deque()
+        self.backlog: deque[Op] = deque()
         self.abandoned = 0
         self.t0_ns = 0
-        self._cart_locks: dict[str, Semaphore] = {}
+        self._methods = store_methods(store)
+        self._ready: deque[Op] = deque()
+        self._busy: dict[str, list[tuple[Op, int]] | None] = {}  # cart -> parked ops
+        self._wake: Queue[bool] = Queue()
+        self._sleeping = 0  # workers blocked on ``_wake``
+        self._waking = 0  # wake tokens not yet taken
         self._idle = Event()
         self._idle.set()
-        self._ready: Queue[PlannedOp | None] = Queue()
         self._tick_ns = 0  # when the scheduler loop last ran
         self.finished = Event()
         self.interrupted: BaseException | None = None
@@ -130,7 +191,7 @@ class OpenLoopScheduler:
             if rate <= 0:
                 t = ends[i] if stage.kind != "ramp" else min(t + 0.01, ends[i])
                 continue
-            gap = self.rng.expovariate(rate) if poisson else 1.0 / rate
+            gap = self.draws.exp_gap() / rate if poisson else 1.0 / rate
             if t + gap >= ends[i] and poisson and stage.kind != "ramp":
                 t = ends[i]  # memoryless: redraw at the next stage's rate
                 continue
@@ -153,10 +214,10 @@ class OpenLoopScheduler:
         except (Interrupted, KeyboardInterrupt) as e:
             self.interrupted = e
         finally:
-            for _ in workers:
-                self._ready.put(None)
-            gevent.killall([w for w in workers if not w.dead], block=False)
             self.finished.set()
+            for _ in workers:
+                self._wake.put(False)
+            gevent.killall([w for w in workers if not w.dead], block=False)
 
     def _offer(self) -> None:
         self.t0_ns = t0 = now_ns()
@@ -171,6 +232,8 @@ class OpenLoopScheduler:
             while nxt is not None and t0 + int(nxt * 1e9) <= now:
                 self._arrive(t0 + int(nxt * 1e9), now)
                 nxt = self._next_arrival(nxt)
+            if self._ready:
+                self._wake_one()
             gevent.sleep(0)
 
     def _drain(self) -> None:
@@ -183,91 +246,129 @@ class OpenLoopScheduler:
     # -- one arrival --------------------------------------------------------------------
 
     def _pick_cart(self) -> str:
-        cart = self.carts[0]
+        carts, busy, draw = self.carts, self._busy, self.draws.cart
+        cart = carts[0]
         for _ in range(CART_DRAWS):
-            cart = self.carts[self.rng.randrange(len(self.carts))]
-            lock = self._cart_locks.get(cart)
-            if lock is None or not lock.locked():
+            cart = carts[draw()]
+            if cart not in busy:
                 return cart
         return cart
 
-    def _plan(self, intended_ns: int, now: int) -> PlannedOp:
-        name = self.mix.choose(self.rng)
-        if name == "browse":
-            return PlannedOp(name, None, self.skus.choose(self.rng), 0, intended_ns, now)
+    def _plan(self, intended_ns: int, wait: int) -> Op:
+        d = self.draws
+        op = d.op()
+        if op == BROWSE:
+            return (op, None, (self.sku_names[d.sku()],), intended_ns, wait)
         cart = self._pick_cart()
-        sku: str | None = None
-        qty = 0
-        if name in ("remove_item", "set_quantity"):
-            contents = self.ledger.contents(cart)
-            sku = self.rng.choice(list(contents)) if contents else self.skus.choose(self.rng)
-            qty = self.rng.randint(1, MAX_QTY) if name == "set_quantity" else 0
-        elif name == "add_item":
-            sku = self.skus.choose(self.rng)
-            qty = self.rng.randint(1, MAX_QTY)
-        return PlannedOp(name, cart, sku, qty, intended_ns, now)
+        if op in (VIEW, CHECKOUT):
+            return (op, cart, (cart,), intended_ns, wait)
+        if op == ADD:
+            return (op, cart, (cart, self.sku_names[d.sku()], d.qty()), intended_ns, wait)
+        contents = self.ledger.contents(cart)
+        if contents:
+            keys = list(contents)
+            sku = keys[int(d.unit() * len(keys))]
+        else:
+            sku = self.sku_names[d.sku()]
+        if op == SET_QTY:
+            return (op, cart, (cart, sku, d.qty()), intended_ns, wait)
+        return (op, cart, (cart, sku), intended_ns, wait)
 
     def _arrive(self, intended_ns: int, now: int) -> None:
         rec = self.recorder
-        rec.offered()
+        rec.n_offered += 1
         if self.in_flight < self.in_flight_cap:
-            self._start(self._plan(intended_ns, now))
+            self.in_flight += 1  # granted at dispatch: no slot wait
+            self._ready.append(self._plan(intended_ns, 0))
+            if self._idle.is_set():
+                self._idle.clear()
         elif len(self.backlog) < self.backlog_cap:
-            self.backlog.append(self._plan(intended_ns, now))
+            self.backlog.append(self._plan(intended_ns, now))  # wait_ns = dispatch time
         else:
-            rec.dropped()
+            rec.n_dropped += 1
 
-    def _start(self, op: PlannedOp) -> None:
-        """Grant ``op`` a slot: hand it to an idle worker greenlet."""
-        op.granted_ns = now_ns()
-        self.in_flight += 1
-        self._idle.clear()
-        self._ready.put(op)
+    def _wake_one(self) -> None:
+        if self._sleeping > self._waking and self._waking < len(self._ready):
+            self._waking += 1
+            self._wake.put(True)
 
     def _worker(self) -> None:
-        """One of ``in_flight_cap`` long-lived greenlets (a slot each): far cheaper than a
-        greenlet per operation.  After an operation it takes the next one from the backlog
-        directly (slot granted now), else waits for the scheduler to hand one over."""
+        """One of ``in_flight_cap`` long-lived greenlets: takes ready operations until none
+        is left, then sleeps until woken."""
+        ready, backlog = self._ready, self.backlog
         while True:
-            op: PlannedOp | None = self._ready.get()
-            while op is not None:
-                self._execute(op)
-                if now_ns() - self._tick_ns > YIELD_AFTER_NS:
-                    gevent.sleep(0)  # the scheduler has not run for a while: let it
-                self.in_flight -= 1
-                op = None
-                if self.backlog and self.in_flight < self.in_flight_cap:
-                    op = self.backlog.popleft()
-                    op.granted_ns = now_ns()
-                    self.in_flight += 1
-                elif not self.in_flight and not self.backlog:
-                    self._idle.set()
-            if self.finished.is_set():
+            self._sleeping += 1
+            try:
+                go = self._wake.get()
+            finally:
+                self._sleeping -= 1
+            self._waking -= 1
+            if not go:
                 return
+            while ready:
+                op: Op | None = ready.popleft()
+                if ready:
+                    self._wake_one()  # more is ready: another worker, in case this one blocks
+                while op is not None:
+                    end, op = self._execute(op)
+                    if op is None:
+                        self.in_flight -= 1
+                        if backlog and self.in_flight < self.in_flight_cap:
+                            o = backlog.popleft()
+                            self.in_flight += 1
+                            ready.append((o[0], o[1], o[2], o[3], end - o[4]))  # slot granted
+                        elif not self.in_flight and not backlog:
+                            self._idle.set()
+                    if end - self._tick_ns > YIELD_AFTER_NS:
+                        gevent.sleep(0)  # the scheduler has not run for a while: let it
+                if self.finished.is_set():
+                    return
 
-    def _execute(self, op: PlannedOp) -> None:
-        running = now_ns()
+    def _execute(self, op: Op) -> tuple[int, Op | None]:
+        """Run ``op`` unless its cart is busy (then park it).  Returns the time it ended and
+        the cart's next parked operation, which the caller runs next (it already holds a
+        slot)."""
+        cart = op[1]
+        busy = self._busy
+        if cart is not None:
+            if cart in busy:
+                parked = busy[cart]
+                t = now_ns()
+                if parked is None:
+                    busy[cart] = [(op, t)]
+                else:
+                    parked.append((op, t))
+                return t, None
+            busy[cart] = None
         try:
-            if op.cart_id is None:
-                self._call(op, running)
-            else:
-                lock = self._cart_locks.get(op.cart_id)
-                if lock is None:
-                    lock = self._cart_locks[op.cart_id] = Semaphore()
-                with lock:
-                    self._call(op, running)
+            end = self._call(op)
         except (Interrupted, KeyboardInterrupt) as e:
             self.interrupted = e
+            end = now_ns()
+        if cart is None:
+            return end, None
+        parked = busy.pop(cart)
+        if not parked:
+            return end, None
+        (o, t), rest = parked[0], parked[1:]
+        busy[cart] = rest or None
+        return end, (o[0], cart, o[2], o[3], o[4] + (end - t))  # waited for its cart
 
-    def _call(self, op: PlannedOp, running_ns: int) -> None:
-        lag = (op.dispatched_ns - op.intended_ns) + (running_ns - op.granted_ns)
-        queue_wait = (op.granted_ns - op.dispatched_ns) + (now_ns() - running_ns)
-        self.recorder.started(lag, queue_wait)
-        result, start, end = call_store(self.store, op)
-        self.recorder.completed(op.name, op.intended_ns, start, end, result)
-        self.ledger.apply(op.name, op.cart_id, op.sku, op.qty, result)
-        if self.on_request is not None:
-            self.on_request(op.name, op.intended_ns, start, end, result)
+    def _call(self, op: Op) -> int:
+        i, cart, args, intended, wait = op
+        rec = self.recorder
+        rec.n_started += 1
+        result, start, end = call_store(self._methods[i], args)
+        rec.done(i, intended, start, end, result, start - intended - wait, wait)
+        if i in WRITES:
+            a = args
+            if i == CHECKOUT:
+                self.ledger.apply("checkout", cart, None, 0, result)
+            elif i == REMOVE:
+                self.ledger.apply("remove_item", cart, a[1], 0, result)
+            else:
+                self.ledger.apply(OPERATIONS[i], cart, a[1], a[2], result)
+        return end
 
     def stats(self) -> dict[str, Any]:
         return {"in_flight": self.in_flight, "backlog": len(self.backlog)}
