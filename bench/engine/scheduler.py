@@ -53,8 +53,9 @@ from targets.base import CartStore
 from workloads import OPERATIONS, OperationMix, Profile, SkuChooser
 
 CART_DRAWS = 4
-YIELD_AFTER_NS = 2_000_000  # a worker chaining ops yields if the scheduler waited 2 ms
+YIELD_AFTER_NS = 2_000_000  # workers chaining ops let the hub run every 2 ms
 MAX_QTY = 3
+NEVER = 2**62
 BATCH = 4096  # random draws per numpy refill
 BROWSE, ADD, REMOVE, SET_QTY, VIEW, CHECKOUT = (OPERATIONS.index(n) for n in (
     "browse", "add_item", "remove_item", "set_quantity", "view_cart", "checkout"))  # fmt: skip
@@ -160,7 +161,10 @@ class OpenLoopScheduler:
         self._waking = 0  # wake tokens not yet taken
         self._idle = Event()
         self._idle.set()
-        self._tick_ns = 0  # when the scheduler loop last ran
+        self._tick_ns = 0  # when arrivals were last dispatched
+        self._nxt: float | None = None  # the next intended start (s), None: no more
+        self._due_ns = NEVER  # the same on the perf_counter_ns clock
+        self._yield_ns = 0  # when a worker last yielded to let it run
         self.finished = Event()
         self.interrupted: BaseException | None = None
         self._stage_ends: list[float] = list(itertools.accumulate(s.duration_s for s in profile.stages))
@@ -220,21 +224,39 @@ class OpenLoopScheduler:
             gevent.killall([w for w in workers if not w.dead], block=False)
 
     def _offer(self) -> None:
-        self.t0_ns = t0 = now_ns()
-        nxt = self._next_arrival(0.0)
-        while nxt is not None and not self._stopped():
-            due_ns = t0 + int(nxt * 1e9)
-            self._tick_ns = now = now_ns()
-            if due_ns > now:
-                gevent.sleep((due_ns - now) / 1e9)
+        """The scheduler greenlet: sleeps until the next intended start and dispatches what
+        is due.  Workers that finish an operation dispatch due arrivals too
+        (``_dispatch_due``), so a busy generator runs without a greenlet switch per
+        operation; this loop covers the idle gaps and checks the stop flags."""
+        self.t0_ns = now_ns()
+        self._set_next(self._next_arrival(0.0))
+        while self._nxt is not None:
+            if self._stopped():
+                self._set_next(None)
+                break
+            now = now_ns()
+            if self._due_ns > now:
+                gevent.sleep((self._due_ns - now) / 1e9)
                 continue
-            # handle every arrival that is due, then yield once
-            while nxt is not None and t0 + int(nxt * 1e9) <= now:
-                self._arrive(t0 + int(nxt * 1e9), now)
-                nxt = self._next_arrival(nxt)
+            self._dispatch_due(now)
             if self._ready:
                 self._wake_one()
+            self._yield_ns = now
             gevent.sleep(0)
+
+    def _set_next(self, nxt: float | None) -> None:
+        self._nxt = nxt
+        self._due_ns = self.t0_ns + int(nxt * 1e9) if nxt is not None else NEVER
+
+    def _dispatch_due(self, now: int) -> None:
+        """Handle every arrival due by ``now`` (never yields)."""
+        self._tick_ns = now
+        nxt, due, t0 = self._nxt, self._due_ns, self.t0_ns
+        while due <= now and nxt is not None:
+            self._arrive(due, now)
+            nxt = self._next_arrival(nxt)
+            due = t0 + int(nxt * 1e9) if nxt is not None else NEVER
+        self._nxt, self._due_ns = nxt, due
 
     def _drain(self) -> None:
         timeout = 5.0 if self._stopped() else self.drain_timeout_s
@@ -288,7 +310,9 @@ class OpenLoopScheduler:
             rec.n_dropped += 1
 
     def _wake_one(self) -> None:
-        if self._sleeping > self._waking and self._waking < len(self._ready):
+        """Wake one sleeping worker unless one is already on its way (it wakes the next one
+        if more is ready when it takes its operation)."""
+        if not self._waking and self._sleeping:
             self._waking += 1
             self._wake.put(True)
 
@@ -319,8 +343,14 @@ class OpenLoopScheduler:
                             ready.append((o[0], o[1], o[2], o[3], end - o[4]))  # slot granted
                         elif not self.in_flight and not backlog:
                             self._idle.set()
-                    if end - self._tick_ns > YIELD_AFTER_NS:
-                        gevent.sleep(0)  # the scheduler has not run for a while: let it
+                    if self._due_ns <= end:
+                        self._dispatch_due(end)  # more arrivals are due: dispatch them here
+                    if end - self._yield_ns > YIELD_AFTER_NS:
+                        # let the hub run (timers, the interval flush, Locust) every 2 ms;
+                        # one yield per 2 ms over all workers, or a busy generator
+                        # degenerates into round-robin switching, one op per switch
+                        self._yield_ns = end
+                        gevent.sleep(0)
                 if self.finished.is_set():
                     return
 
