@@ -208,7 +208,7 @@ def _run_target(
         store_opts = dict(opts.store_options.get(target, {}))
         if target != "reference":
             store_opts.setdefault("durability", opts.durability)
-        store_options = _accepted(target, store_opts)
+        store_options = _store_options(target, store_opts)
         store = open_store(target, topo.endpoints, store_options)
         catalog = build_catalog(opts.profile, opts.seed)
         progress(f"{target}: seeding {len(catalog.products)} products")
@@ -280,8 +280,9 @@ def _run_target(
             log.info("%s stopped in %.1f s", target, time.monotonic() - t0)
 
 
-def _accepted(target: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """Store options each store understands (the durability preset maps to store settings)."""
+def _store_options(target: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """The store's options for this run: the durability preset becomes store settings
+    (strict on Redis Cluster = ``WAIT 1`` after every write)."""
     durability = opts.pop("durability", "default")
     if target == "redis-cluster" and durability == "strict":
         opts.setdefault("wait_replicas", 1)

@@ -156,7 +156,7 @@ def run(
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
     from bench import orchestrator
     from bench.commands.lifecycle import make_launcher, parse_images
-    from bench.launchers.base import TARGETS, expand_targets
+    from bench.launchers.base import expand_targets
     from bench.launchers.native.process import parse_cpuset, validate_cpuset
     from bench.paths import state_dir
     from workloads import load_profile
@@ -201,7 +201,6 @@ def run(
         f"launcher: {launch.name} ({reason}); profile {prof.name}: "
         f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
     )
-    del TARGETS
     run_dir: Path | None = None
     try:
         run_dir, results = orchestrator.run_all(
