@@ -128,7 +128,9 @@ def run_master(
     done: dict[int, dict[str, Any]] = {}
 
     def on_interval_msg(environment: Environment, msg: Any) -> None:
-        recorder.absorb(Interval.from_message(msg.data["interval"]))
+        received = Interval.from_message(msg.data["interval"])
+        recorder.absorb(received)
+        received.release()
         latest[int(msg.data["worker"])] = (
             int(msg.data["interval"]["in_flight"]),
             float(msg.data["interval"]["cpu_pct"]),
@@ -326,6 +328,7 @@ def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: 
         for name, op in iv.ops.items():
             counts[name] += op.count
         runner.send_message("cartbench_interval", {"worker": index, "interval": iv.to_message()})
+        iv.release()
 
     def flusher() -> None:
         while not scheduler.finished.wait(FLUSH_S):

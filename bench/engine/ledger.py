@@ -12,11 +12,18 @@ its cart becomes **uncertain** and is left out of the cart comparison for the re
 out_of_stock, invalid) are acknowledged *no change*.
 
 Ledgers from several worker processes merge (carts are partitioned between workers).
+
+Memory: everything but the acknowledged orders is bounded by the number of carts.  The
+orders must all be kept (the audit checks each one), so ``OrderLog`` stores them packed in
+flat arrays — ~60 bytes per order instead of ~500 for a dataclass with an items dict; at
+5 000 ops/s with 7 % checkouts that is ~1.3 MB per 10 minutes.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +39,82 @@ class AckedOrder:
     items: dict[str, int] | None  # None: the cart was uncertain, contents unknown
 
 
+class _Names:
+    """A string table: each distinct name stored once, referred to by index."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def of(self, name: str) -> int:
+        i = self.index.get(name)
+        if i is None:
+            i = self.index[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+
+class OrderLog:
+    """Acknowledged orders, packed: order ids as UTF-8 in one ``bytearray``; cart and SKU
+    names as indexes into string tables (bounded by carts and catalog); items as
+    ``(sku, qty)`` pairs in one flat array.  Iterating yields ``AckedOrder``s."""
+
+    def __init__(self, orders: Iterable[AckedOrder] = ()) -> None:
+        self._ids = bytearray()
+        self._id_end: array[int] = array("Q")
+        self._cart: array[int] = array("I")
+        self._items: array[int] = array("Q")  # sku index, qty, sku index, qty, ...
+        self._items_end: array[int] = array("q")  # -1: contents unknown (uncertain cart)
+        self._carts = _Names()
+        self._skus = _Names()
+        for o in orders:
+            self.append(o.order_id, o.cart_id, o.items)
+
+    def append(self, order_id: str, cart_id: str, items: dict[str, int] | None) -> None:
+        self._ids += order_id.encode()
+        self._id_end.append(len(self._ids))
+        self._cart.append(self._carts.of(cart_id))
+        if items is None:
+            self._items_end.append(-1)
+            return
+        sku = self._skus.of
+        for name, qty in items.items():
+            self._items.append(sku(name))
+            self._items.append(qty)
+        self._items_end.append(len(self._items))
+
+    def extend(self, other: Iterable[AckedOrder]) -> None:
+        for o in other:
+            self.append(o.order_id, o.cart_id, o.items)
+
+    def __len__(self) -> int:
+        return len(self._id_end)
+
+    def __iter__(self) -> Iterator[AckedOrder]:
+        ids, carts, skus = self._ids, self._carts.names, self._skus.names
+        id_start = item_start = 0
+        for i, id_end in enumerate(self._id_end):
+            order_id = ids[id_start:id_end].decode()
+            id_start = id_end
+            end = self._items_end[i]
+            items: dict[str, int] | None = None
+            if end >= 0:
+                pairs = self._items[item_start:end]
+                items = {skus[pairs[k]]: pairs[k + 1] for k in range(0, len(pairs), 2)}
+                item_start = end
+            yield AckedOrder(order_id, carts[self._cart[i]], items)
+
+    def nbytes(self) -> int:
+        """The packed arrays' size (the string tables aside)."""
+        arrays = (self._id_end, self._cart, self._items, self._items_end)
+        return len(self._ids) + sum(a.itemsize * len(a) for a in arrays)
+
+
 @dataclass
 class Ledger:
     carts: dict[str, dict[str, int]] = field(default_factory=dict)
     uncertain: set[str] = field(default_factory=set)
-    orders: list[AckedOrder] = field(default_factory=list)
+    orders: OrderLog = field(default_factory=OrderLog)
     touched: set[str] = field(default_factory=set)  # carts with an acknowledged write
     acked_writes: int = 0
 
@@ -64,7 +142,7 @@ class Ledger:
         certain = cart_id not in self.uncertain
         if op == "checkout":
             items = self.carts.pop(cart_id, None) if certain else None
-            self.orders.append(AckedOrder(str(result.value), cart_id, items if certain else None))
+            self.orders.append(str(result.value), cart_id, items if certain else None)
             return
         if not certain or sku is None:
             return
@@ -102,7 +180,7 @@ class Ledger:
             carts={c: dict(v) for c, v in m["carts"].items()},
             uncertain=set(m["uncertain"]),
             touched=set(m["touched"]),
-            orders=[AckedOrder(o, c, i) for o, c, i in m["orders"]],
+            orders=OrderLog(AckedOrder(o, c, i) for o, c, i in m["orders"]),
             acked_writes=int(m["acked_writes"]),
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.engine.hdrstats import warm_up
 from bench.engine.ledger import Ledger
-from bench.engine.recorder import Interval, Totals, percentile_ms
+from bench.engine.recorder import Interval, Totals, percentile_ms, release
 from bench.engine.results import HlogSet, TimeseriesWriter, utc_iso, write_json_atomic
 from bench.engine.saturation import SaturationDetector
 from workloads import OPERATIONS, Profile
@@ -173,6 +173,9 @@ class TargetPipeline:
             cpu_pct=iv.cpu_pct,
             duration_s=self.profile.duration_s,
         )
+        release(intended)
+        release(service)
+        iv.release()  # consumed: free its histograms now rather than at a full GC
         self.write_results(status="running", error=None, ended_at=None)
         if self.on_interval is not None:
             self.on_interval(stats)

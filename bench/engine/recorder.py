@@ -52,6 +52,14 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
+def release(h: HdrHistogram) -> None:
+    """Break the histogram ↔ encoder reference cycle of an ``hdrh`` histogram nobody will
+    encode or add any more, so that it is freed as soon as it is unreferenced.  Left to the
+    cyclic GC, per-interval histograms (~180 KB each) survive into the oldest generation and
+    pile up: ~1 MB/s of RSS in a soak.  Reading counts and percentiles still works."""
+    h.encoder.histogram = None
+
+
 def summarize(h: HdrHistogram) -> dict[str, float]:
     """Percentiles, max and mean in milliseconds (the ``latency_ms`` block of results.json)."""
     if h.get_total_count() == 0:
@@ -94,6 +102,10 @@ class OpInterval:
         self.outcomes.update(other.outcomes)
         self.errors_by_type.update(other.errors_by_type)
 
+    def release(self) -> None:
+        release(self.intended)
+        release(self.service)
+
     def to_message(self) -> dict[str, Any]:
         return {
             "intended": self.intended.encode().decode("ascii"),
@@ -118,7 +130,9 @@ class OpInterval:
 
 def _decode(blob: str) -> HdrHistogram:
     h = new_histogram()
-    h.add(HdrHistogram.decode(blob.encode("ascii")))
+    decoded = HdrHistogram.decode(blob.encode("ascii"))
+    h.add(decoded)
+    release(decoded)
     return h
 
 
@@ -148,6 +162,13 @@ class Interval:
         self.cpu_pct += other.cpu_pct
         self.max_process_cpu_pct = max(self.max_process_cpu_pct, other.max_process_cpu_pct)
 
+    def release(self) -> None:
+        """Free the histograms now (``release``); the interval is not used afterwards."""
+        for op in self.ops.values():
+            op.release()
+        release(self.lag)
+        release(self.queue_wait)
+
     def to_message(self) -> dict[str, Any]:
         return {
             "ops": {k: v.to_message() for k, v in self.ops.items()},
@@ -171,7 +192,7 @@ class Interval:
             max_process_cpu_pct=float(m["max_process_cpu_pct"]),
         )
 
-    def all_ops(self, which: str) -> HdrHistogram:
+    def all_ops(self, which: str) -> HdrHistogram:  # the caller releases it
         """``intended`` or ``service`` over every operation of the interval."""
         h = new_histogram()
         for op in self.ops.values():

@@ -186,6 +186,42 @@ def _scenario(name: str, out: Path) -> dict[str, Any]:
             doc = {"interrupted": False}
         except Interrupted as e:
             doc = {"interrupted": True, "message": str(e)}
+    elif name == "locust-stats":
+        # the bulk sink against Locust's own per-request path, on the same values
+        import random
+
+        import numpy as np
+        from locust.stats import RequestStats
+
+        from bench.engine.locust_stats import LocustStatsSink
+        from targets.base import Outcome
+
+        rng = random.Random(5)
+        values = [rng.randint(0, 30_000_000_000) for _ in range(20_000)]
+        values += [k * 500_000 for k in range(400)]  # half-way cases of every rounding unit
+        values += [99_999_999, 100_000_000, 999_999_999, 10**9, 9_999_999_999, 10**10, 10**11]
+        bulk, per_op = RequestStats(), RequestStats()
+        sink = LocustStatsSink(bulk, "ref")
+        sink.flush("add_item", np.asarray(values, dtype=np.int64), now=1000.5)
+        for v in values:
+            per_op.log_request("ref", "add_item", v / 1e6, 0)
+        sink.failure("add_item", OpResult(Outcome.TIMEOUT))
+        per_op.log_error("ref", "add_item", RuntimeError("timeout"))
+
+        def view(stats: RequestStats) -> dict[str, Any]:
+            out = {}
+            for label, e in (("entry", stats.get("add_item", "ref")), ("total", stats.total)):
+                out[label] = {
+                    "num_requests": e.num_requests, "num_failures": e.num_failures,
+                    "response_times": sorted(e.response_times.items()),
+                    "min": e.min_response_time, "max": e.max_response_time,
+                    "total_ms": round(e.total_response_time, 3),
+                    "per_sec_total": sum(e.num_reqs_per_sec.values()),
+                }  # fmt: skip
+            return out
+
+        doc = {"bulk": view(bulk), "per_op": view(per_op), "n": len(values),
+               "errors": len(bulk.errors)}  # fmt: skip
     else:
         raise SystemExit(f"unknown scenario {name}")
     return doc
@@ -274,6 +310,16 @@ def test_stop_event_ends_the_run_early_and_says_so(tmp_path: Path) -> None:
     assert doc["result"]["status"] == "interrupted"
     assert doc["wall_s"] < 15
     assert 0 < doc["result"]["totals"]["offered"] < 200 * 10
+
+
+def test_locust_stats_fed_in_bulk_equal_per_request_logging(tmp_path: Path) -> None:
+    """Locust's stats are fed once per op type per interval (``locust_stats.py``): counts,
+    the rounded response-time table, min/max/total and failures equal what Locust's own
+    per-request ``log_request``/``log_error`` would have recorded."""
+    doc = run_scenario("locust-stats", tmp_path)
+    assert doc["bulk"] == doc["per_op"]
+    assert doc["bulk"]["total"]["num_requests"] == doc["n"]
+    assert doc["bulk"]["entry"]["num_failures"] == 1 and doc["errors"] == 1
 
 
 if __name__ == "__main__":

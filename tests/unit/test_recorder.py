@@ -142,3 +142,36 @@ def test_ledger_tracks_acknowledged_state_and_audit_finds_losses() -> None:
     assert any("o1" in d for d in report["details"])
     merged = Ledger.from_message(led.to_message())
     assert merged.audit(good, catalog()) == led.audit(good, catalog())
+
+
+def test_order_log_packs_orders_and_gives_them_back_exactly() -> None:
+    from bench.engine.ledger import AckedOrder, OrderLog
+
+    orders = [
+        AckedOrder("ref-1", "c1", {"a": 2, "b": 1}),
+        AckedOrder("ünïcode-ørder-2", "c2", None),  # uncertain cart: contents unknown
+        AckedOrder("3", "c1", {}),
+        AckedOrder("a" * 100, "c3", {"b": 7}),
+    ]
+    log = OrderLog(orders)
+    assert len(log) == 4 and list(log) == orders
+    log.extend(OrderLog(orders[:1]))
+    assert list(log)[-1] == orders[0] and len(log) == 5
+    assert log.nbytes() < 400
+
+
+def test_recorder_done_fills_counters_and_histograms() -> None:
+    rec = Recorder()
+    add = rec.op_index("add_item")
+    rec.n_offered += 3
+    rec.n_started += 2
+    rec.done(add, 0, 1_000_000, 3_000_000, OK, 500_000, 2_000_000)  # queued: waited 2 ms
+    rec.done(add, 0, 0, 1_000, OpResult(Outcome.TIMEOUT, error=TimeoutError()), 10_000, 0)
+    iv = rec.rotate()
+    assert iv.counts["offered"] == 3 and iv.counts["started"] == 2
+    assert iv.counts["completed"] == 2 and iv.counts["errors"] == 1 and iv.counts["queued"] == 1
+    op = iv.ops["add_item"]
+    assert op.outcomes == {"ok": 1, "timeout": 1} and op.errors_by_type == {"TimeoutError": 1}
+    assert op.intended.get_max_value() == op.intended.get_highest_equivalent_value(3000)
+    assert iv.lag.get_total_count() == 2 and iv.queue_wait.get_max_value() >= 1990
+    assert rec.rotate().counts["completed"] == 0  # a fresh interval
