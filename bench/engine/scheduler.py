@@ -6,16 +6,18 @@ Owned by the load engine.  Runs inside one gevent hub (one generator process):
   exponential (``poisson``) or constant (``uniform``) gaps from a seeded RNG.  A gap never
   crosses a stage boundary: at a boundary the draw restarts at the new stage's rate (exact
   for Poisson on hold/step stages thanks to memorylessness).
-* **dispatch**: the scheduler sleeps until the next intended start, then handles every
-  arrival that is due.
+* **dispatch**: the scheduler greenlet sleeps until the next intended start, then handles
+  every arrival that is due; a worker that finishes an operation also dispatches whatever
+  has become due (never early), so a busy generator needs no greenlet switch per arrival.
 * **in-flight cap**: at most ``in_flight_cap`` operations run at once.  An arrival that finds
   no free slot waits in a bounded backlog, *keeping its intended start*; beyond
   ``backlog_cap`` it is counted ``dropped``.
 * **lag vs queue wait**: between its intended start and its send an operation's time splits
-  into the *generator's* lateness — *schedule lag* = (dispatch − intended) + (greenlet first
-  runs − slot granted), i.e. the event loop or CPU was busy — and the *target's* — *queue
-  wait* = (slot granted − dispatch) + (cart free − greenlet runs), i.e. every slot was held
-  by an unfinished operation, or the cart's previous operation had not finished.  Lag is the
+  into the *generator's* lateness — *schedule lag* = (dispatch − intended) + (a worker takes
+  it − slot granted), i.e. the event loop or CPU was busy — and the *target's* — *queue
+  wait* = (slot granted − dispatch) + (cart free − cart found busy), i.e. every slot was
+  held by an unfinished operation, or the cart's previous operation had not finished.
+  Computed as lag = (send − intended) − queue wait, recorded at completion.  Lag is the
   evidence for ``generator_saturated``; queue wait is counted as ``queued``.
 * **one operation per cart at a time**: a cart is chosen among carts with nothing in flight
   (a few random draws); if every draw hits a busy cart the operation waits for that cart
@@ -29,7 +31,7 @@ store) runs a whole batch in one greenlet without a switch per operation, while 
 yields on I/O gets one worker per operation.  A cart that is busy is not waited on by a
 blocked greenlet: the operation is parked on the cart (keeping its slot) and the worker that
 finishes the cart's current operation runs it next.  Per operation: ``call_store`` (the one
-timing wrapper: two clock reads) → recorder (two array appends) → ledger (writes only).
+timing wrapper: two clock reads) → recorder (one array append) → ledger (writes only).
 Random draws (operation, cart, SKU, quantity, Poisson gaps) come in numpy batches.
 Locust's own stats are fed per interval by the recorder's sink (``locust_stats.py``).
 """
