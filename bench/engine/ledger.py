@@ -15,8 +15,8 @@ Ledgers from several worker processes merge (carts are partitioned between worke
 
 Memory: everything but the acknowledged orders is bounded by the number of carts.  The
 orders must all be kept (the audit checks each one), so ``OrderLog`` stores them packed in
-flat arrays — ~60 bytes per order instead of ~500 for a dataclass with an items dict; at
-5 000 ops/s with 7 % checkouts that is ~1.3 MB per 10 minutes.
+flat arrays: ~30 bytes + 8 per line per order (order id bytes included) instead of ~350 for
+a dataclass holding an items dict (``tests/benchmarks/bench_soak.py`` measures both).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class OrderLog:
         self._ids = bytearray()
         self._id_end: array[int] = array("Q")
         self._cart: array[int] = array("I")
-        self._items: array[int] = array("Q")  # sku index, qty, sku index, qty, ...
+        self._items: array[int] = array("I")  # sku index, qty, ... (the engine plans qty 1..3)
         self._items_end: array[int] = array("q")  # -1: contents unknown (uncertain cart)
         self._carts = _Names()
         self._skus = _Names()
