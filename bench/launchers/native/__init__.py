@@ -87,14 +87,24 @@ class NativeLauncher:
         process.stop_group(topology.node(node).pid, signal.SIGKILL, timeout=10)
 
     def pause_node(self, topology: Topology, node: str) -> None:
+        """SIGSTOP the node's whole group; returns once every process is really stopped
+        (signal delivery is asynchronous), so a fault window starts when it says it does."""
         pid = topology.node(node).pid
         if pid:
             process.signal_group(pid, signal.SIGSTOP)
+            process.wait_until(
+                lambda: all(process.proc_state(p) == "T" for p in process.group_members(pid)),
+                timeout=10, what=f"{node} to stop", interval=0.005,
+            )
 
     def resume_node(self, topology: Topology, node: str) -> None:
         pid = topology.node(node).pid
         if pid:
             process.signal_group(pid, signal.SIGCONT)
+            process.wait_until(
+                lambda: all(process.proc_state(p) != "T" for p in process.group_members(pid)),
+                timeout=10, what=f"{node} to resume", interval=0.005,
+            )
 
     def restart_node(self, topology: Topology, node: str) -> None:
         n = topology.node(node)
