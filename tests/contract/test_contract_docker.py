@@ -115,5 +115,7 @@ def test_store_talks_only_to_published_ports(docker_topology: Topology, store: C
     assert in_use and in_use <= _published(docker_topology), in_use
     if docker_topology.target == "redis-cluster":
         masters = {(n.host, n.port) for n in docker_topology.nodes if n.role == "master"}
-        assert in_use == masters  # redis-py routes to masters; each one remapped
+        # every master is known at its remapped address; redis-py may also list the replicas
+        # it learnt from CLUSTER SLOTS (also remapped), depending on when replicas synced
+        assert masters <= in_use
         assert store.settings()["address_remap"] is True
