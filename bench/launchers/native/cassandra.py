@@ -234,9 +234,19 @@ def driver_check(endpoints: dict[str, Any], expected_hosts: int, timeout: float)
                 hosts = cluster.metadata.all_hosts()
                 up = [h for h in hosts if h.is_up]
                 if len(hosts) == expected_hosts and len(up) == expected_hosts:
-                    row = session.execute("SELECT release_version FROM system.local").one()
-                    return str(row.release_version)
-                last = f"{len(up)}/{len(hosts)} hosts up, expected {expected_hosts}"
+                    # every node must also list all the others in system.peers: a client whose
+                    # control connection lands on a lagging node would otherwise see part of the ring
+                    lagging = [
+                        str(h.address) for h in hosts
+                        if len(session.execute("SELECT peer FROM system.peers", host=h).all())
+                        != expected_hosts - 1
+                    ]
+                    if not lagging:
+                        row = session.execute("SELECT release_version FROM system.local").one()
+                        return str(row.release_version)
+                    last = f"system.peers incomplete on {', '.join(lagging)}"
+                else:
+                    last = f"{len(up)}/{len(hosts)} hosts up, expected {expected_hosts}"
                 time.sleep(0.5)
         except Exception as exc:  # a not-yet-ready cluster raises many kinds of errors
             last = f"{type(exc).__name__}: {exc}"[:300]
