@@ -4,8 +4,10 @@ launcher, in a private state directory) and stopped at the end, asserting nothin
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,27 @@ def _start(target: str, root: Path, **kw: object) -> Iterator[Topology]:
         launcher.down(topo)
         leftovers = [n.name for n in topo.nodes if n.pid and process.group_members(n.pid)]
         assert not leftovers, f"{target}: processes left after down: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """The Docker engine (started by setup/start-dockerd.sh if none answers) with the offline
+    images (built by setup/build-images.sh if missing); shared by tests/docker and the contract
+    suite's Docker variant."""
+    from bench.errors import InfraError
+    from bench.launchers.docker import engine
+    from bench.launchers.docker.specs import OFFLINE_IMAGES
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        client = engine.connect()
+    except InfraError:
+        subprocess.run([str(root / "setup/start-dockerd.sh")], check=True, timeout=120)
+        client = engine.connect()
+    if not all(engine.image_present(client, i) for i in OFFLINE_IMAGES.values()):
+        subprocess.run([str(root / "setup/build-images.sh")], check=True, timeout=1800)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

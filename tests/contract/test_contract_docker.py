@@ -10,7 +10,6 @@ the contract suite's own tests, imported (collected again here with this module'
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from bench.errors import InfraError
 from bench.launchers.base import TargetSpec, Topology
 from bench.launchers.docker import DockerLauncher, engine
 from bench.launchers.docker.specs import OFFLINE_IMAGES
@@ -38,21 +36,6 @@ __all__ = ["test_concurrent_checkouts_never_oversell", "test_scripted_sequence_m
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_TARGETS = ("redis-cluster", "postgres", "cassandra")
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    """The engine (started by setup/start-dockerd.sh if none answers) with the offline images
-    (built by setup/build-images.sh if missing) — as tests/docker does."""
-    try:
-        client = engine.connect()
-    except InfraError:
-        subprocess.run([str(ROOT / "setup/start-dockerd.sh")], check=True, timeout=120)
-        client = engine.connect()
-    if not all(engine.image_present(client, i) for i in OFFLINE_IMAGES.values()):
-        subprocess.run([str(ROOT / "setup/build-images.sh")], check=True, timeout=1800)
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module", params=DOCKER_TARGETS)

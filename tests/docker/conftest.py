@@ -3,32 +3,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.errors import InfraError
 from bench.launchers.docker import DockerLauncher, engine
 from bench.launchers.docker.specs import OFFLINE_IMAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    try:
-        client = engine.connect()
-    except InfraError:
-        subprocess.run([str(ROOT / "setup/start-dockerd.sh")], check=True, timeout=120)
-        client = engine.connect()
-    if not all(engine.image_present(client, i) for i in OFFLINE_IMAGES.values()):
-        subprocess.run([str(ROOT / "setup/build-images.sh")], check=True, timeout=1800)
-    yield client
-    client.close()
 
 
 @pytest.fixture
