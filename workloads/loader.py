@@ -23,6 +23,14 @@ File format (see ``workloads/profiles/*.toml``)::
     kind = "hold"                  # hold | step: rate ; ramp: [rate_start,] rate_end
     duration_s = 20
     rate = 150
+    [[faults]]                     # optional: faults as data (see docs/FAULTS.md)
+    kind = "kill"                  # kill | restart | pause | partition
+    node = "postgres-1"            # a node name or a symbolic one (cassandra-any, ...)
+    stage = "plateau"              # optional: at_s counts from this stage's start
+    at_s = 0
+    duration_s = 10                # pause and partition only
+    [targets.redis-cluster]        # optional: launcher settings the scenario depends on
+    cluster_node_timeout_ms = 5000
 """
 
 from __future__ import annotations
@@ -36,18 +44,26 @@ from typing import Any
 from bench.errors import UsageError
 from workloads.profile import (
     ARRIVALS,
+    FAULT_KINDS,
     OPERATIONS,
     SKU_DISTRIBUTIONS,
     STAGE_KINDS,
     CatalogSpec,
     Profile,
+    ProfileFault,
     SkuDistribution,
     Stage,
     is_finite_number,
 )
 
 MIX_TOLERANCE = 1e-6
-_TOP_KEYS = {"name", "description", "arrival", "carts", "mix", "sku", "catalog", "stages"}
+_TOP_KEYS = {"name", "description", "arrival", "carts", "mix", "sku", "catalog", "stages",
+             "faults", "targets"}  # fmt: skip
+#: launcher settings a profile may pin, per target (recorded in the topology settings)
+TARGET_OPTIONS: dict[str, dict[str, type[int]]] = {
+    "redis-cluster": {"cluster_node_timeout_ms": int},
+}
+WINDOWED = ("pause", "partition")
 
 
 def builtin_dir() -> Path:
@@ -149,6 +165,8 @@ def parse_profile(data: dict[str, Any], *, label: str, source: str = "builtin") 
     mix = _parse_mix(data.get("mix"), fail)
     sku = _parse_sku(data.get("sku", {"distribution": "zipf", "s": 1.0}), catalog, fail)
     stages = _parse_stages(data.get("stages"), fail)
+    faults = _parse_faults(data.get("faults", []), stages, fail)
+    target_options = _parse_target_options(data.get("targets", {}), fail)
     return Profile(
         name=name,
         description=description,
@@ -159,7 +177,67 @@ def parse_profile(data: dict[str, Any], *, label: str, source: str = "builtin") 
         catalog=catalog,
         arrival=arrival,
         source=source,
+        faults=faults,
+        target_options=target_options,
     )
+
+
+def _parse_faults(faults: object, stages: tuple[Stage, ...], fail: Any) -> tuple[ProfileFault, ...]:
+    if not isinstance(faults, list):
+        raise fail("faults", "must be an array of [[faults]] tables")
+    total = sum(s.duration_s for s in stages)
+    starts: dict[str, float] = {}
+    t = 0.0
+    for s in stages:
+        starts.setdefault(s.name, t)
+        t += s.duration_s
+    out = []
+    for i, f in enumerate(faults):
+        where = f"faults[{i}]"
+        if not isinstance(f, dict):
+            raise fail(where, "must be a table")
+        kind = f.get("kind")
+        if kind not in FAULT_KINDS:
+            raise fail(f"{where}.kind", f"must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
+        allowed = {"kind", "node", "stage", "at_s"} | ({"duration_s"} if kind in WINDOWED else set())
+        extra = sorted(set(f) - allowed)
+        if extra:
+            raise fail(f"{where}.{extra[0]}", f"not a field of a {kind} fault")
+        node = f.get("node")
+        if not isinstance(node, str) or not node:
+            raise fail(f"{where}.node", "must be a node name such as postgres-1 or cassandra-any")
+        base = 0.0
+        if "stage" in f:
+            if f["stage"] not in starts:
+                raise fail(f"{where}.stage", f"no stage {f['stage']!r} (stages: {', '.join(starts)})")
+            base = starts[f["stage"]]
+        at = base + _number(f.get("at_s", 0.0), f"{where}.at_s", fail)
+        duration = None
+        if kind in WINDOWED:
+            duration = _number(f.get("duration_s"), f"{where}.duration_s", fail, strict=True)
+        if at + (duration or 0.0) > total:
+            raise fail(where, f"ends at {at + (duration or 0.0):g} s, after the profile's end ({total:g} s)")
+        out.append(ProfileFault(kind, node, at, duration))
+    return tuple(out)
+
+
+def _parse_target_options(targets: object, fail: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(targets, dict):
+        raise fail("targets", "must be a table of [targets.<target>] tables")
+    out: dict[str, dict[str, Any]] = {}
+    for target, opts in targets.items():
+        if target not in TARGET_OPTIONS:
+            raise fail(f"targets.{target}", f"no settings for this target (allowed: {', '.join(TARGET_OPTIONS)})")
+        if not isinstance(opts, dict):
+            raise fail(f"targets.{target}", "must be a table")
+        for key, value in opts.items():
+            typ = TARGET_OPTIONS[target].get(key)
+            if typ is None:
+                raise fail(f"targets.{target}.{key}", f"unknown setting (allowed: {', '.join(TARGET_OPTIONS[target])})")
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise fail(f"targets.{target}.{key}", f"must be a positive {typ.__name__}, got {value!r}")
+        out[target] = dict(opts)
+    return out
 
 
 def _number(

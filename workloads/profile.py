@@ -28,6 +28,9 @@ OPERATIONS: tuple[str, ...] = (
 """Every operation the engine can issue, in report order."""
 
 STAGE_KINDS = ("hold", "step", "ramp")
+FAULT_KINDS = ("kill", "restart", "pause", "partition")
+#: fault kinds that last a while (``duration_s``) and are healed at its end
+WINDOWED_FAULTS = ("pause", "partition")
 ARRIVALS = ("poisson", "uniform")
 SKU_DISTRIBUTIONS = ("zipf", "uniform", "hot-set")
 
@@ -87,6 +90,22 @@ class CatalogSpec:
     hot_stock: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileFault:
+    """A fault the profile schedules, as data: ``kind`` on ``node`` at ``at_s`` seconds into
+    the load (already resolved from ``stage`` + offset), lasting ``duration_s`` (pause and
+    partition only).  Node names are checked against the launcher by ``bench.faults``."""
+
+    kind: str
+    node: str
+    at_s: float
+    duration_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "node": self.node, "at_s": round(self.at_s, 3),
+                "duration_s": None if self.duration_s is None else round(self.duration_s, 3)}
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -99,6 +118,10 @@ class Profile:
     arrival: str = "poisson"
     source: str = "builtin"
     scale: float = 1.0
+    #: faults as data (``[[faults]]`` in the TOML); times follow ``stretched``
+    faults: tuple[ProfileFault, ...] = ()
+    #: settings the scenario needs recorded/applied, e.g. redis cluster_node_timeout_ms
+    target_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -146,7 +169,12 @@ class Profile:
         """Stage durations stretched or compressed proportionally to sum to ``total_s``."""
         factor = total_s / self.duration_s
         stages = tuple(replace(s, duration_s=s.duration_s * factor) for s in self.stages)
-        return replace(self, stages=stages)
+        faults = tuple(
+            replace(f, at_s=f.at_s * factor,
+                    duration_s=None if f.duration_s is None else f.duration_s * factor)
+            for f in self.faults
+        )  # fmt: skip
+        return replace(self, stages=stages, faults=faults)
 
     def divided(self, parts: int) -> Profile:
         """The share one of ``parts`` generator processes offers (rates / parts)."""
@@ -193,6 +221,8 @@ class Profile:
             "duration_s": round(self.duration_s, 3),
             "peak_rate": round(self.peak_rate, 3),
             "arrival": self.arrival,
+            **({"faults": [f.to_json() for f in self.faults]} if self.faults else {}),
+            **({"target_options": self.target_options} if self.target_options else {}),
         }
 
 
@@ -217,4 +247,6 @@ def profile_from_dict(d: dict[str, Any]) -> Profile:
         arrival=d["arrival"],
         source=d["source"],
         scale=d["scale"],
+        faults=tuple(ProfileFault(**f) for f in d.get("faults", ())),
+        target_options={k: dict(v) for k, v in d.get("target_options", {}).items()},
     )
