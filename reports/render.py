@@ -2,6 +2,11 @@
 
 One self-contained file: plotly.js is inlined once, figures are JSON blobs rendered by a tiny
 loader, CSS is inlined, and a Content-Security-Policy forbids any network request.
+
+The plotly.js inlined is the *basic* partial bundle (scatter, bar, pie; ~1.2 MB instead of the
+full 4.8 MB bundle the Python package ships), vendored in ``reports/static/`` at the plotly.js
+version the installed Python ``plotly`` targets (``setup/vendor-plotly.sh`` refreshes it;
+``PLOTLY_TRACE_TYPES`` lists what the report may draw and a unit test keeps the two honest).
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 
 from reports import context, plots, stats
 from reports.load import Run, load_run
@@ -21,6 +25,9 @@ from reports.load import Run, load_run
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+PLOTLY_BUNDLE = STATIC / "plotly-basic.min.js"
+PLOTLY_TRACE_TYPES = frozenset({"scatter", "bar"})
+"""Trace types the report and trend pages draw; all must be in the basic bundle."""
 
 
 @cache
@@ -74,7 +81,7 @@ def chart_markup(chart: tuple[str, dict[str, Any]]) -> Markup:
 @cache
 def static_text(name: str) -> Markup:
     if name == "plotly.min.js":
-        return Markup(get_plotlyjs())
+        return Markup(PLOTLY_BUNDLE.read_text(encoding="utf-8"))
     return Markup((STATIC / name).read_text(encoding="utf-8"))
 
 
