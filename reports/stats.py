@@ -162,7 +162,8 @@ def summarize_target(run: Run, name: str, *, slo_ms: float, window_s: int,
     verdict, reasons = _verdict(
         status=status, error=t.get("error"), saturated=saturated, lost=lost,
         oversold=oversold, slo_met=slo_met, worst=worst, worst_op=worst_op, slo_ms=slo_ms,
-        failure_pct=failure_pct, max_failure_pct=max_failure_pct)
+        failure_pct=failure_pct, max_failure_pct=max_failure_pct,
+        other_anomalies=_other_anomalies(audit))
     return TargetSummary(
         name=name, status=status, error=t.get("error"), saturated=saturated,
         evidence=tuple(str(e) for e in saturation.get("evidence") or ()),
@@ -177,10 +178,23 @@ def summarize_target(run: Run, name: str, *, slo_ms: float, window_s: int,
         slo_ms=slo_ms, slo_met=slo_met, verdict=verdict, reasons=tuple(reasons))
 
 
+def _other_anomalies(audit: dict[str, Any]) -> int:
+    """Audit anomalies beyond lost writes and oversold SKUs (phantom/duplicate orders, stock
+    not conserved, wrongful refusals, ...); 0 for results written before the full audit."""
+    total = _int_or_none(audit.get("anomalies"))
+    if total is None:
+        return 0
+    counted = (_int_or_none(audit.get("lost_adds")) or 0) + (
+        _int_or_none(audit.get("lost_orders")) or 0) + (
+        _int_or_none(audit.get("order_shortfalls")) or 0) + (
+        _int_or_none(audit.get("oversold_skus")) or 0)
+    return max(0, total - counted)
+
+
 def _verdict(*, status: str, error: Any, saturated: bool, lost: int | None,
              oversold: int | None, slo_met: bool | None, worst: float | None,
              worst_op: str | None, slo_ms: float, failure_pct: float | None,
-             max_failure_pct: float) -> tuple[str, list[str]]:
+             max_failure_pct: float, other_anomalies: int = 0) -> tuple[str, list[str]]:
     if status != "ok":
         return "failed", [f"status {status}" + (f": {error}" if error else "")]
     if saturated:
@@ -190,6 +204,8 @@ def _verdict(*, status: str, error: Any, saturated: bool, lost: int | None,
         reasons.append(f"{lost} acknowledged write(s) lost")
     if oversold:
         reasons.append(f"{oversold} SKU(s) oversold")
+    if other_anomalies:
+        reasons.append(f"{other_anomalies} other audit anomaly(ies): see the audit findings")
     if reasons:
         return "lost data", reasons
     if slo_met is False and worst is not None:

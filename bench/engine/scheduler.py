@@ -31,7 +31,8 @@ store) runs a whole batch in one greenlet without a switch per operation, while 
 yields on I/O gets one worker per operation.  A cart that is busy is not waited on by a
 blocked greenlet: the operation is parked on the cart (keeping its slot) and the worker that
 finishes the cart's current operation runs it next.  Per operation: ``call_store`` (the one
-timing wrapper: two clock reads) → recorder (one array append) → ledger (writes only).
+timing wrapper: two clock reads) → recorder (one array append) → ledger (writes and cart reads: ``begin`` before, ``apply``
+after, so overlapping or cut-off operations are known).
 Random draws (operation, cart, SKU, quantity, Poisson gaps) come in numpy batches.
 Locust's own stats are fed per interval by the recorder's sink (``locust_stats.py``).
 """
@@ -62,6 +63,7 @@ BATCH = 4096  # random draws per numpy refill
 BROWSE, ADD, REMOVE, SET_QTY, VIEW, CHECKOUT = (OPERATIONS.index(n) for n in (
     "browse", "add_item", "remove_item", "set_quantity", "view_cart", "checkout"))  # fmt: skip
 WRITES = frozenset({ADD, REMOVE, SET_QTY, CHECKOUT})
+LEDGER_OPS = WRITES | {VIEW}
 
 # A planned operation: (op index, cart or None, store-call args, intended_ns, wait_ns).
 # In the backlog ``wait_ns`` holds the dispatch time; once granted, the slot wait so far.
@@ -390,16 +392,16 @@ class OpenLoopScheduler:
         i, cart, args, intended, wait = op
         rec = self.recorder
         rec.n_started += 1
+        if i in LEDGER_OPS:  # writes and cart reads: the audit's history
+            name = OPERATIONS[i]
+            sku, qty = (args[1], args[2] if len(args) > 2 else 0) if len(args) > 1 else (None, 0)
+            token = self.ledger.begin(name, cart, sku, qty, now_ns())
+            result, start, end = call_store(self._methods[i], args)
+            rec.done(i, intended, start, end, result, start - intended - wait, wait)
+            self.ledger.apply(name, cart, sku, qty, result, token, start, end)
+            return end
         result, start, end = call_store(self._methods[i], args)
         rec.done(i, intended, start, end, result, start - intended - wait, wait)
-        if i in WRITES:
-            a = args
-            if i == CHECKOUT:
-                self.ledger.apply("checkout", cart, None, 0, result)
-            elif i == REMOVE:
-                self.ledger.apply("remove_item", cart, a[1], 0, result)
-            else:
-                self.ledger.apply(OPERATIONS[i], cart, a[1], a[2], result)
         return end
 
     def stats(self) -> dict[str, Any]:
