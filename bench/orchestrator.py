@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.context import run_context
 from bench.errors import CartbenchError, InfraError
 from bench.launchers.base import Launcher, ProgressFn, TargetSpec, Topology
+from bench.provenance import run_context
 
 SCHEMA_VERSION = 1
 log = logging.getLogger("cartbench")

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from reports import context, plots, stats
+from reports import context_tables, plots, stats
 from reports.load import Run, load_run
 
 HERE = Path(__file__).parent
@@ -40,7 +40,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(ms=fmt_ms, num=fmt_num, pct=fmt_pct, signed_pct=fmt_signed_pct,
                        chart=chart_markup)
-    env.globals.update(static=static_text, is_table=lambda v: isinstance(v, context.Table))
+    env.globals.update(static=static_text, is_table=lambda v: isinstance(v, context_tables.Table))
     return env
 
 
@@ -114,7 +114,7 @@ def report_context(run: Run, *, slo_ms: float | None = None,
             "name": name, "data": data, "colour": plots.colour(name, index),
             "summary": next(t for t in summary.targets if t.name == name),
             "operations": stats.operation_rows(data), "faults": faults,
-            "context": context.target_rows(run, name), "has_data": not frame.empty,
+            "context": context_tables.target_rows(run, name), "has_data": not frame.empty,
             "charts": [],
         }
         if not frame.empty:
@@ -145,9 +145,9 @@ def report_context(run: Run, *, slo_ms: float | None = None,
     return {
         "run": run.run_info, "run_dir": run.path.name, "summary": summary,
         "columns": stats.SUMMARY_COLUMNS, "sections": sections, "overview": overview,
-        "spectra": spectra, "run_rows": context.run_rows(run),
+        "spectra": spectra, "run_rows": context_tables.run_rows(run),
         "profile": profile if isinstance(profile, dict) else {},
-        "profile_rows": context.profile_rows(run), "cpu_caveat": context.cpu_caveat(run),
+        "profile_rows": context_tables.profile_rows(run), "cpu_caveat": context_tables.cpu_caveat(run),
         "chart_count": charts.count,
     }
 

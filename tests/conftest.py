@@ -22,7 +22,8 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start(target: str, root: Path, **kw: object) -> Iterator[Topology]:
-    from bench.launchers.native import NativeLauncher, process
+    from bench import osutil
+    from bench.launchers.native import NativeLauncher
 
     launcher = NativeLauncher()
     spec = TargetSpec(target=target, run_id=f"test-{target}", base_dir=root / target, **kw)  # type: ignore[arg-type]
@@ -31,7 +32,7 @@ def _start(target: str, root: Path, **kw: object) -> Iterator[Topology]:
         yield topo
     finally:
         launcher.down(topo)
-        leftovers = [n.name for n in topo.nodes if n.pid and process.group_members(n.pid)]
+        leftovers = [n.name for n in topo.nodes if n.pid and osutil.group_members(n.pid)]
         assert not leftovers, f"{target}: processes left after down: {leftovers}"
 
 

@@ -10,7 +10,6 @@ Owned by the load-engine engineer.  Nothing here knows a datastore or imports lo
 
 from __future__ import annotations
 
-from workloads.keys import OperationMix, SkuChooser, build_catalog, cart_name, sku_name
 from workloads.loader import (
     apply_options,
     builtin_names,
@@ -27,6 +26,7 @@ from workloads.profile import (
     profile_from_dict,
     profile_to_dict,
 )
+from workloads.samplers import OperationMix, SkuChooser, build_catalog, cart_name, sku_name
 
 __all__ = [
     "OPERATIONS",

@@ -12,11 +12,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import state
+from bench import osutil, state
 from bench.errors import InfraError, UsageError
 from bench.launchers import get_launcher
 from bench.launchers.base import Launcher, TargetSpec, Topology, expand_targets
-from bench.launchers.native import process
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -196,7 +195,7 @@ def topology_table(topologies: list[Topology], alive: list[str] | None = None) -
 
 def bring_up(targets: list[str], opts: dict[str, Any]) -> list[Topology]:
     """Start each target; on any failure or interrupt, tear down what this call started."""
-    process.validate_cpuset(opts.get("cpuset"))  # bad input fails before anything is printed
+    osutil.validate_cpuset(opts.get("cpuset"))  # bad input fails before anything is printed
     launcher, reason = make_launcher(
         opts.get("launcher") or "auto", opts.get("endpoints"), parse_images(opts.get("images"))
     )
@@ -249,7 +248,7 @@ def up(target: str, **opts: Any) -> None:
 def _alive(t: Topology) -> str:
     """``running/total`` nodes: process liveness (native) or container state (docker)."""
     if t.launcher == "native":
-        return f"{sum(process.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
+        return f"{sum(osutil.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
     if t.launcher == "docker":
         try:
             from bench.launchers.docker import engine
@@ -278,7 +277,7 @@ def status() -> None:
         out.print("nothing is running")
         return
     alive = [
-        f"{sum(process.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
+        f"{sum(osutil.pid_alive(n.pid) for n in t.nodes)}/{len(t.nodes)}"
         if t.launcher == "native"
         else "-"
         for t in topologies

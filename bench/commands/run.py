@@ -157,7 +157,7 @@ def run(
     from bench import orchestrator
     from bench.commands.lifecycle import make_launcher, parse_images
     from bench.launchers.base import expand_targets
-    from bench.launchers.native.process import parse_cpuset, validate_cpuset
+    from bench.osutil import parse_cpuset, validate_cpuset
     from bench.paths import state_dir
     from workloads import load_profile
 

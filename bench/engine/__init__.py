@@ -55,8 +55,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.engine.ledger import Ledger
+from bench.engine.load import StoreSpec, run_load
 from bench.engine.pipeline import IntervalStats, TargetLoadResult
-from bench.engine.run import StoreSpec, run_load
 
 __all__ = [
     "IntervalStats",

@@ -117,7 +117,7 @@ def run_master(
     port: int | None = None,
     spawn_workers: bool = True,
 ) -> TargetLoadResult:
-    from bench.launchers.native.process import free_port
+    from bench.osutil import free_port
 
     port = port or free_port(host)
     saved = snapshot_listeners()
@@ -295,7 +295,7 @@ def run_worker(master_host: str, master_port: int, *, max_runtime_s: float = 24 
 
 
 def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: _Flag) -> None:
-    from bench.engine.run import StoreSpec
+    from bench.engine.load import StoreSpec
 
     index = int(job["index"])
     spec = StoreSpec.from_message(job["store"])

@@ -17,8 +17,8 @@ from typing import Any
 from bench.engine.hdrstats import warm_up
 from bench.engine.ledger import Ledger
 from bench.engine.recorder import Interval, Totals, percentile_ms, release
-from bench.engine.results import HlogSet, TimeseriesWriter, utc_iso, write_json_atomic
 from bench.engine.saturation import SaturationDetector
+from bench.engine.writers import HlogSet, TimeseriesWriter, utc_iso, write_json_atomic
 from workloads import OPERATIONS, Profile
 
 

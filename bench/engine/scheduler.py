@@ -50,7 +50,7 @@ from gevent.queue import Queue
 
 from bench.engine.ledger import Ledger
 from bench.engine.recorder import Recorder
-from bench.engine.wrapper import call_store, now_ns, store_methods
+from bench.engine.timing import call_store, now_ns, store_methods
 from bench.errors import Interrupted
 from targets.base import CartStore
 from workloads import OPERATIONS, OperationMix, Profile, SkuChooser

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.launchers.native import process
+from bench import osutil
 
 pytestmark = pytest.mark.integration
 BENCH = [sys.executable, "-m", "bench.cli"]
@@ -34,14 +34,14 @@ def _run_dir(out: Path) -> Path:
 
 def _leftovers(tmp: Path, run_id: str) -> list[int]:
     """Processes of the run: under the state dir, or (postgres as root) under /var/tmp."""
-    return process.processes_under(tmp) + process.processes_under(f"/var/tmp/cartbench-{run_id}")
+    return osutil.processes_under(tmp) + osutil.processes_under(f"/var/tmp/cartbench-{run_id}")
 
 
 @pytest.fixture(autouse=True)
 def _no_leaks(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield
     subprocess.run([*BENCH, "down"], env=_env(tmp_path), capture_output=True, timeout=120)
-    process.kill_under(tmp_path)
+    osutil.kill_under(tmp_path)
 
 
 def test_failed_target_is_recorded_and_the_next_one_runs(tmp_path: Path) -> None:

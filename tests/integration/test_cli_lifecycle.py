@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.launchers.native import process
+from bench import osutil
 
 pytestmark = pytest.mark.integration
 BENCH = [sys.executable, "-m", "bench.cli"]
@@ -24,7 +24,7 @@ def _no_leaks(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield
     subprocess.run([*BENCH, "down"], env=_env(tmp_path), capture_output=True, timeout=120)
     for pid in _pids_under(tmp_path):
-        process.stop_group(os.getpgid(pid), signal.SIGKILL, timeout=10)
+        osutil.stop_group(os.getpgid(pid), signal.SIGKILL, timeout=10)
 
 
 def _env(state: Path, **extra: str) -> dict[str, str]:
@@ -48,7 +48,7 @@ def _pids_under(path: Path) -> list[int]:
             continue
         if (
             (needle in cmd or cwd.startswith(needle))
-            and process.pid_alive(int(entry.name))
+            and osutil.pid_alive(int(entry.name))
             and int(entry.name) != os.getpid()
         ):
             found.append(int(entry.name))

@@ -69,7 +69,7 @@ def test_external_endpoints_reach_native_servers(native: dict[str, Topology],
 
 def test_unreachable_external_endpoint_is_infra_error(tmp_path: Path) -> None:
     from bench.errors import InfraError
-    from bench.launchers.native.process import free_port
+    from bench.osutil import free_port
 
     file = tmp_path / "endpoints.toml"
     file.write_text(f'[postgres]\ndsn = "host=127.0.0.1 port={free_port()} user=u connect_timeout=2"\n')

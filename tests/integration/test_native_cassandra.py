@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from bench import osutil
 from bench.launchers.base import TargetSpec, Topology
-from bench.launchers.native import NativeLauncher, process
+from bench.launchers.native import NativeLauncher
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def _setting(session: Any, name: str) -> str:
 
 
 def _no_process_left(topo: Topology) -> list[int]:
-    return [pid for node in topo.nodes if node.pid for pid in process.group_members(node.pid)]
+    return [pid for node in topo.nodes if node.pid for pid in osutil.group_members(node.pid)]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def launched(
 def test_up_reports_three_ready_nodes(launched: tuple[NativeLauncher, Topology, list[str]]) -> None:
     _, topo, messages = launched
     assert topo.version.startswith("5.0.")
-    assert len(topo.nodes) == 3 and all(process.pid_alive(n.pid) for n in topo.nodes)
+    assert len(topo.nodes) == 3 and all(osutil.pid_alive(n.pid) for n in topo.nodes)
     assert topo.endpoints["replication_factor"] == 3
     assert topo.endpoints["port"] == 9042
     assert len(set(topo.endpoints["contact_points"])) == 3
@@ -135,7 +136,7 @@ def test_quorum_read_survives_a_killed_node_and_the_node_restarts(
     launcher, topo, _ = launched
     victim = topo.nodes[2]
     launcher.kill_node(topo, victim.name)
-    assert not process.pid_alive(victim.pid)
+    assert not osutil.pid_alive(victim.pid)
     survivors = [n.host for n in topo.nodes if n is not victim]
     cluster, session = _session(topo, survivors)
     try:
@@ -158,7 +159,7 @@ def test_quorum_read_survives_a_killed_node_and_the_node_restarts(
         cluster.shutdown()
     old_pid = victim.pid
     launcher.restart_node(topo, victim.name)  # waits via cassandra.wait_node_ready
-    assert victim.pid != old_pid and process.pid_alive(victim.pid)
+    assert victim.pid != old_pid and osutil.pid_alive(victim.pid)
     log = Path(victim.log_path or "").read_text()
     assert log.count("Starting listening for CQL clients") == 2
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import osutil
 from bench.launchers.base import TargetSpec
-from bench.launchers.native import NativeLauncher, process
+from bench.launchers.native import NativeLauncher
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +55,8 @@ def test_redis_node_restart_rejoins(redis_topology) -> None:  # type: ignore[no-
     replica = next(n for n in redis_topology.nodes if n.role == "replica")
     old_pid = replica.pid
     launcher.restart_node(redis_topology, replica.name)
-    assert replica.pid != old_pid and process.pid_alive(replica.pid)
-    assert not process.pid_alive(old_pid)
+    assert replica.pid != old_pid and osutil.pid_alive(replica.pid)
+    assert not osutil.pid_alive(old_pid)
 
 
 def test_failed_start_tears_down_and_shows_log(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def _redis_pids() -> list[int]:
                 cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"redis-server" in cmd and process.pid_alive(int(entry.name)):
+            if b"redis-server" in cmd and osutil.pid_alive(int(entry.name)):
                 out.append(int(entry.name))
     return out
 
@@ -92,8 +93,8 @@ def test_pause_and_resume_postgres(postgres_topology) -> None:  # type: ignore[n
     node = postgres_topology.nodes[0]
     launcher.pause_node(postgres_topology, node.name)
     try:
-        assert process.proc_state(node.pid) == "T"
+        assert osutil.proc_state(node.pid) == "T"
     finally:
         launcher.resume_node(postgres_topology, node.name)
-    assert process.proc_state(node.pid) != "T"
+    assert osutil.proc_state(node.pid) != "T"
     assert node.extra["stop_signal"] == signal.SIGINT

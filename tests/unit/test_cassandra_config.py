@@ -10,8 +10,8 @@ import pytest
 
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import TargetSpec
+from bench.launchers.config import cassandra as cc
 from bench.launchers.native import cassandra
-from bench.launchers.native import cassandra_config as cc
 
 
 def _node(tmp_path: Path, index: int = 1, address: str = "127.0.0.1") -> cc.NodeConfig:
@@ -202,7 +202,7 @@ def test_no_free_group_is_a_clear_error() -> None:
 
 def test_claims_keep_two_launches_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cassandra, "claims_dir", lambda: tmp_path / "claims")
-    monkeypatch.setattr(cassandra.process, "port_is_free", lambda host, port: True)
+    monkeypatch.setattr(cassandra.osutil, "port_is_free", lambda host, port: True)
     a, jmx_a, claim_a = cassandra.claim_addresses(3)
     b, jmx_b, claim_b = cassandra.claim_addresses(3)  # our own pid keeps claim a alive
     assert a[0].rsplit(".", 1)[0] != b[0].rsplit(".", 1)[0]

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import osutil
 from bench.errors import UsageError
 from bench.launchers.base import TargetSpec, Topology, expand_targets
-from bench.launchers.native import postgres, process, redis_cluster
+from bench.launchers.native import postgres, redis_cluster
 
 
 def spec(target: str = "postgres", **kw: object) -> TargetSpec:
@@ -59,13 +60,13 @@ def test_redis_argv_quotes_empty_save() -> None:
 
 
 def test_cpuset_validation() -> None:
-    process.validate_cpuset("0")
+    osutil.validate_cpuset("0")
     with pytest.raises(UsageError, match="invalid --cpuset"):
-        process.validate_cpuset("one")
+        osutil.validate_cpuset("one")
     with pytest.raises(UsageError, match="does not have"):
-        process.validate_cpuset("0-512")
-    assert process.cpuset_prefix("1") == ["taskset", "-c", "1"]
-    assert process.cpuset_prefix(None) == []
+        osutil.validate_cpuset("0-512")
+    assert osutil.cpuset_prefix("1") == ["taskset", "-c", "1"]
+    assert osutil.cpuset_prefix(None) == []
 
 
 def test_free_port_skips_taken_ports() -> None:
@@ -75,7 +76,7 @@ def test_free_port_skips_taken_ports() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         taken = s.getsockname()[1]
-        assert process.free_port(start=taken) != taken
+        assert osutil.free_port(start=taken) != taken
 
 
 def test_topology_round_trips_through_json() -> None:

@@ -1,7 +1,7 @@
 """Apache Cassandra 5.0 (3 nodes, RF=3 by default) in containers.
 
 Configuration comes from the native launcher's pure generator
-(``bench.launchers.native.cassandra_config``: cassandra.yaml, logback, Java 17 JVM flags), with
+(``bench.launchers.config.cassandra``: cassandra.yaml, logback, Java 17 JVM flags), with
 container addressing applied on top:
 
 * internode: ``listen_address`` = the node's static IP on the run network, every node a seed;
@@ -21,8 +21,8 @@ from pathlib import PurePosixPath
 from typing import Any, cast
 
 from bench.launchers.base import TargetSpec
+from bench.launchers.config import cassandra as cc
 from bench.launchers.docker.specs import DATA_PATH, ContainerSpec, Plan, PortSpec, Resources
-from bench.launchers.native import cassandra_config as cc
 
 DEFAULT_NODES = 3
 CLASSPATH = "/opt/cassandra/lib/*"

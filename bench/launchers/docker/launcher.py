@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
 
+from bench import osutil
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
 from bench.launchers.docker import cassandra, engine, postgres, redis_cluster
@@ -36,7 +37,6 @@ from bench.launchers.docker.specs import (
     resolve_images,
     resources_for,
 )
-from bench.launchers.native import process
 
 MODULES: dict[str, ModuleType] = {
     "postgres": postgres,
@@ -71,14 +71,14 @@ def _host_ports(target: str, n: int) -> list[int]:
         # one port, free on every 127.0.0.i the nodes are published on
         port = start
         for _ in range(200):
-            port = process.free_port(start=port)
-            if all(process.port_is_free(cassandra.client_address(i), port) for i in range(1, n + 1)):
+            port = osutil.free_port(start=port)
+            if all(osutil.port_is_free(cassandra.client_address(i), port) for i in range(1, n + 1)):
                 return [port]
             port += 1
         raise InfraError(f"docker: no port free on 127.0.0.1..{n} for Cassandra's CQL")
     ports: list[int] = []
     for _ in range(n):
-        ports.append(process.free_port(start=start, avoid=set(ports)))
+        ports.append(osutil.free_port(start=start, avoid=set(ports)))
     return ports
 
 
@@ -154,7 +154,7 @@ class DockerLauncher:
         n = node_count(spec)
         resources = resources_for(spec, n)
         if spec.cpuset:
-            process.validate_cpuset(spec.cpuset)
+            osutil.validate_cpuset(spec.cpuset)
         client = engine.connect()
         module = MODULES[spec.target]
         image = self.images[{"redis-cluster": "redis"}.get(spec.target, spec.target)]
@@ -344,7 +344,7 @@ def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool
     what = topo.target
 
     def until(predicate: Callable[[], bool], description: str) -> None:
-        process.wait_until(predicate, timeout=timeout, what=f"{what}: {description}",
+        osutil.wait_until(predicate, timeout=timeout, what=f"{what}: {description}",
                            interval=0.25, alive=probe.alive, on_dead=probe.dead_report)
 
     if topo.target == "postgres":
@@ -380,7 +380,7 @@ def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool
                 node.extra["master"] = by_ip.get(master.split(":")[0], master)
         topo.version = redis_cluster.version(topo.nodes[0].port)
         return
-    from bench.launchers.native.cassandra_config import ready_in_log
+    from bench.launchers.config.cassandra import ready_in_log
 
     def logged_ready(node: Node) -> bool:
         p = restarted_probe if restarted and node.name == restarted[0] else probe

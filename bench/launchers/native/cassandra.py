@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import osutil
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
-from bench.launchers.native import cassandra_config as cc
-from bench.launchers.native import process
+from bench.launchers.config import cassandra as cc
 from bench.paths import SETUP_COMMAND, cassandra_lib_dir
 
 DEFAULT_NODES = 3
@@ -68,7 +68,7 @@ def find_java() -> tuple[str, int]:
     candidates: list[str] = []
     if os.environ.get("JAVA_HOME"):
         candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
-    found = process.which("java")
+    found = osutil.which("java")
     if found:
         candidates.append(found)
     candidates += [str(Path(d) / "java") for d in JAVA_DIRS]
@@ -146,7 +146,7 @@ def _live_claims(d: Path) -> dict[str, dict[str, Any]]:
         except (OSError, ValueError, TypeError):
             pids = []
             data = {}
-        if any(process.pid_alive(p) for p in pids):
+        if any(osutil.pid_alive(p) for p in pids):
             live[f.stem] = data
         else:
             f.unlink(missing_ok=True)
@@ -160,13 +160,13 @@ def claim_addresses(nodes: int) -> tuple[list[str], list[int], Path]:
         taken_jmx = {int(p) for c in live.values() for p in c.get("jmx_ports", [])}
         try:
             addrs = cc.choose_addresses(
-                nodes, process.port_is_free, claim=lambda prefix: prefix not in live
+                nodes, osutil.port_is_free, claim=lambda prefix: prefix not in live
             )
         except LookupError as exc:
             raise InfraError(f"cassandra: {exc}") from None
         jmx: list[int] = []
         for _ in range(nodes):
-            port = process.free_port(
+            port = osutil.free_port(
                 "127.0.0.1", start=cc.JMX_PORT_START, avoid=taken_jmx | set(jmx)
             )
             jmx.append(port)
@@ -269,7 +269,7 @@ def _wait_logs(nodes: list[Node], timeout: float, t0: float, progress: ProgressF
                     f"cassandra: {node.name} ({done}/{total}) listening for CQL "
                     f"after {time.monotonic() - t0:.0f} s"
                 )
-            elif not process.pid_alive(node.pid):
+            elif not osutil.pid_alive(node.pid):
                 raise InfraError(
                     f"cassandra: {node.name} exited during start-up: {node_log_tail(node)}"
                 )
@@ -318,10 +318,10 @@ def _kill_all(nodes: list[Node]) -> None:
     """Failed or interrupted start: no graceful shutdown, the cluster is discarded."""
     for node in nodes:
         if node.pid:
-            process.signal_group(node.pid, signal.SIGKILL)
+            osutil.signal_group(node.pid, signal.SIGKILL)
     for node in nodes:
         with contextlib.suppress(Exception):
-            process.stop_group(node.pid, signal.SIGKILL, timeout=10)
+            osutil.stop_group(node.pid, signal.SIGKILL, timeout=10)
 
 
 def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
@@ -379,7 +379,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
                 extra={"argv": argv, "env": env, "cwd": str(cfg.node_dir), "user": None,
                        "jmx_port": cfg.jmx_port, "initial_token": str(cfg.token)},
             )  # fmt: skip
-            proc = process.spawn(argv, cfg.log_path, cpuset=spec.cpuset, env=env, cwd=cfg.node_dir)
+            proc = osutil.spawn(argv, cfg.log_path, cpuset=spec.cpuset, env=env, cwd=cfg.node_dir)
             node.pid = proc.pid
             nodes.append(node)
             _update_claim(claim, [nd.pid for nd in nodes if nd.pid])

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import osutil
 from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
-from bench.launchers.native import process
 from bench.paths import SETUP_COMMAND
 
 PG_BIN_DIRS = (
@@ -41,7 +41,7 @@ DURABILITY: dict[str, dict[str, str]] = {
 
 
 def find_bin(name: str) -> str:
-    found = process.which(name, PG_BIN_DIRS)
+    found = osutil.which(name, PG_BIN_DIRS)
     if not found:
         raise InfraError(f"PostgreSQL binary {name!r} not found; run {SETUP_COMMAND}")
     return found
@@ -141,7 +141,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         tail = " | ".join((res.stderr or res.stdout).strip().splitlines()[-3:])
         raise InfraError(f"postgres: initdb failed: {tail}")
 
-    port = process.free_port(start=int(spec.options.get("port", 15432)))
+    port = osutil.free_port(start=int(spec.options.get("port", 15432)))
     settings = server_settings(spec, port)
     argv = [postgres, "-D", str(datadir)]
     for key, value in settings.items():
@@ -182,13 +182,13 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     )
     try:
         progress(f"postgres: starting on 127.0.0.1:{port}")
-        proc = process.spawn(argv, log_path, user=user, cpuset=spec.cpuset, cwd=root)
+        proc = osutil.spawn(argv, log_path, user=user, cpuset=spec.cpuset, cwd=root)
         node.pid = proc.pid
         _create_database(topo, node, proc)
         topo.version = _server_version(endpoints) or topo.version
     except BaseException:
-        process.stop_group(node.pid, signal.SIGINT)
-        process.kill_under(root)
+        osutil.stop_group(node.pid, signal.SIGINT)
+        osutil.kill_under(root)
         shutil.rmtree(root.parent, ignore_errors=True)
         raise
     topo.time_to_ready_s = round(time.monotonic() - t0, 3)
@@ -216,12 +216,12 @@ def _create_database(topo: Topology, node: Node, proc: subprocess.Popen[bytes]) 
             conn.execute("SELECT 1")
         return True
 
-    process.wait_until(
+    osutil.wait_until(
         can_connect,
         timeout=60,
         what="postgres to accept connections",
         alive=lambda: proc.poll() is None,
-        on_dead=lambda: f"postgres exited during start-up: {process.log_tail(node.log_path)}",
+        on_dead=lambda: f"postgres exited during start-up: {osutil.log_tail(node.log_path)}",
     )
     with _connect(topo.endpoints, "postgres") as conn:
         conn.execute(f"CREATE DATABASE {DBNAME}")
@@ -242,10 +242,10 @@ def wait_node_ready(topology: Topology, node: Node) -> None:
             conn.execute("SELECT 1")
         return True
 
-    process.wait_until(
+    osutil.wait_until(
         ready,
         timeout=60,
         what="postgres to accept an authenticated query",
-        alive=lambda: process.pid_alive(node.pid),
-        on_dead=lambda: f"postgres exited: {process.log_tail(node.log_path)}",
+        alive=lambda: osutil.pid_alive(node.pid),
+        on_dead=lambda: f"postgres exited: {osutil.log_tail(node.log_path)}",
     )

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import osutil
 from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
-from bench.launchers.native import process, stop_nodes
+from bench.launchers.native import stop_nodes
 from bench.paths import SETUP_COMMAND
 
 HOST = "127.0.0.1"
@@ -65,8 +66,8 @@ def node_argv(server: str, port: int, node_dir: Path, settings: dict[str, str]) 
 
 
 def _binaries() -> tuple[str, str]:
-    server = process.which("redis-server")
-    cli = process.which("redis-cli")
+    server = osutil.which("redis-server")
+    cli = osutil.which("redis-cli")
     if not server or not cli:
         raise InfraError(f"redis-server/redis-cli not found; run {SETUP_COMMAND}")
     return server, cli
@@ -97,10 +98,10 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     start = int(spec.options.get("port", 30001))
     ports: list[int] = []
     for _ in range(count):
-        port = process.free_port(HOST, start=start, avoid=set(ports) | {p + 10000 for p in ports})
+        port = osutil.free_port(HOST, start=start, avoid=set(ports) | {p + 10000 for p in ports})
         # the cluster bus uses port + 10000: it must be free too
-        while not process.port_is_free(HOST, port + 10000):
-            port = process.free_port(HOST, start=port + 1, avoid=set(ports))
+        while not osutil.port_is_free(HOST, port + 10000):
+            port = osutil.free_port(HOST, start=port + 1, avoid=set(ports))
         ports.append(port)
         start = port + 1
 
@@ -125,7 +126,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
             node_dir.mkdir(parents=True, exist_ok=True)
             log_path = node_dir / "redis.log"
             argv = node_argv(server, port, node_dir, settings)
-            proc = process.spawn(argv, log_path, cpuset=spec.cpuset, cwd=node_dir)
+            proc = osutil.spawn(argv, log_path, cpuset=spec.cpuset, cwd=node_dir)
             node = Node(
                 name=f"redis-{i}",
                 host=HOST,
@@ -183,12 +184,12 @@ def _wait_ping(node: Node) -> None:
         with _client(node) as r:
             return bool(r.ping())
 
-    process.wait_until(
+    osutil.wait_until(
         ping,
         timeout=30,
         what=f"{node.name} to answer PING",
-        alive=lambda: process.pid_alive(node.pid),
-        on_dead=lambda: f"{node.name} exited during start-up: {process.log_tail(node.log_path)}",
+        alive=lambda: osutil.pid_alive(node.pid),
+        on_dead=lambda: f"{node.name} exited during start-up: {osutil.log_tail(node.log_path)}",
     )
 
 
@@ -210,17 +211,17 @@ def _node_ready(node: Node, count: int) -> bool:
 
 def _wait_cluster_ready(topo: Topology) -> None:
     count = len(topo.nodes)
-    process.wait_until(
+    osutil.wait_until(
         lambda: all(_node_ready(n, count) for n in topo.nodes),
         timeout=90,
         what="redis-cluster: all nodes ok, 16384 slots, replicas in sync",
-        alive=lambda: all(process.pid_alive(n.pid) for n in topo.nodes),
+        alive=lambda: all(osutil.pid_alive(n.pid) for n in topo.nodes),
         on_dead=lambda: (
             "redis-cluster: a node exited: "
             + "; ".join(
-                f"{n.name}: {process.log_tail(n.log_path, 3)}"
+                f"{n.name}: {osutil.log_tail(n.log_path, 3)}"
                 for n in topo.nodes
-                if not process.pid_alive(n.pid)
+                if not osutil.pid_alive(n.pid)
             )
         ),
     )
