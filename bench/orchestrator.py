@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import registry
 from bench.errors import CartbenchError, InfraError
 from bench.launchers.base import Launcher, ProgressFn, TargetSpec, Topology
 from bench.provenance import run_context
@@ -182,6 +183,7 @@ def _run_target(
     from targets import open_store
     from workloads import build_catalog
 
+    entry = registry.get(target)
     block = results.target(target)
     block["status"] = "running"
     block["started_at"] = utc_now()
@@ -191,7 +193,7 @@ def _run_target(
         target=target,
         run_id=run_id,
         base_dir=state_dir / "runs" / run_id / target,
-        nodes=opts.nodes if target == "cassandra" else None,
+        nodes=opts.nodes if entry.run_nodes else None,
         durability=opts.durability,
         cpuset=opts.cpuset,
         cpus=opts.cpus,
@@ -205,10 +207,11 @@ def _run_target(
         topo = launcher.up(spec, progress)
         block["topology"] = public_topology(topo)
         results.flush()
-        store_opts = dict(opts.store_options.get(target, {}))
-        if target != "reference":
-            store_opts.setdefault("durability", opts.durability)
-        store_options = _store_options(target, store_opts)
+        # the durability preset becomes store settings (strict on Redis Cluster = ``WAIT 1``)
+        store_options = {
+            **entry.store_options_for(opts.durability),
+            **opts.store_options.get(target, {}),
+        }
         store = open_store(target, topo.endpoints, store_options)
         catalog = build_catalog(opts.profile, opts.seed)
         progress(f"{target}: seeding {len(catalog.products)} products")
@@ -239,7 +242,7 @@ def _run_target(
             on_interval=interval_cb,
             results_doc=results.data,
             store_spec=engine.StoreSpec(
-                target, topo.endpoints, store_options, prepare_in_worker=target == "reference"
+                target, topo.endpoints, store_options, prepare_in_worker=entry.process_local
             ),
             master_port=opts.master_port if opts.workers else None,
             spawn_workers=not opts.remote_workers,
@@ -247,7 +250,7 @@ def _run_target(
         gc.unfreeze()
         block.update(load.to_json())
         progress(f"{target}: load done; auditing acknowledged writes")
-        if target == "reference" and opts.workers:
+        if entry.process_local and opts.workers:
             block["audit"] = {"skipped": "each worker process has its own in-memory store"}
         else:
             block["audit"] = load.ledger.audit(store.snapshot(), catalog)
@@ -278,15 +281,6 @@ def _run_target(
             t0 = time.monotonic()
             launcher.down(topo)
             log.info("%s stopped in %.1f s", target, time.monotonic() - t0)
-
-
-def _store_options(target: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """The store's options for this run: the durability preset becomes store settings
-    (strict on Redis Cluster = ``WAIT 1`` after every write)."""
-    durability = opts.pop("durability", "default")
-    if target == "redis-cluster" and durability == "strict":
-        opts.setdefault("wait_replicas", 1)
-    return opts
 
 
 def _slo(block: dict[str, Any], p99_9_ms: float) -> dict[str, Any]:

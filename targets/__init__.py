@@ -1,37 +1,27 @@
 """Cart stores: one module per datastore, each mapping the cart contract (``targets.base``)
-onto that datastore's idiomatic data model.  ``open_store`` is the single name → class mapping."""
+onto that datastore's idiomatic data model.
+
+``open_store`` resolves the store class named by the target's ``bench.registry`` entry; drivers
+are imported only then (the load engine imports locust/gevent before any driver).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from bench.errors import UsageError
+from bench import registry
 from targets.base import CartStore
-
-STORES = ("reference", "postgres", "cassandra", "redis-cluster")
 
 
 def open_store(target: str, endpoints: dict[str, Any], options: dict[str, Any] | None = None) -> CartStore:
     """Connect a cart store for ``target`` using a topology's ``endpoints``.
 
     ``options`` carries store settings (consistency levels, pool sizes, durability preset...).
-    Import drivers lazily: the load engine must import locust (gevent) before any driver.
     """
+    entry = registry.get(target)
+    module, _, cls_name = entry.store.partition(":")
+    cls = getattr(importlib.import_module(module), cls_name)
     opts = dict(options or {})
-    if target == "reference":
-        from targets.reference import ReferenceStore
-
-        return ReferenceStore(**opts)
-    if target == "postgres":
-        from targets.postgres import PostgresStore
-
-        return PostgresStore(endpoints, **opts)
-    if target == "cassandra":
-        from targets.cassandra import CassandraStore
-
-        return CassandraStore(endpoints, **opts)
-    if target == "redis-cluster":
-        from targets.redis_cluster import RedisClusterStore
-
-        return RedisClusterStore(endpoints, **opts)
-    raise UsageError(f"unknown store {target!r}; choose one of: {', '.join(STORES)}")
+    store: CartStore = cls(endpoints, **opts) if entry.needs_endpoints else cls(**opts)
+    return store

@@ -12,10 +12,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import osutil, state
+from bench import osutil, registry, state
 from bench.errors import InfraError, UsageError
 from bench.launchers import get_launcher
-from bench.launchers.base import Launcher, TargetSpec, Topology, expand_targets
+from bench.launchers.base import Launcher, TargetSpec, Topology
+from bench.registry import expand as expand_targets
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -83,19 +84,17 @@ def launcher_options(f: F) -> F:
     return f
 
 
-IMAGE_KEYS = ("postgres", "cassandra", "redis")
-
-
 def parse_images(values: tuple[str, ...] | list[str] | None) -> dict[str, str] | None:
     """``("cassandra=NAME:TAG", ...)`` → ``{"cassandra": "NAME:TAG"}``; UsageError otherwise."""
     if not values:
         return None
+    keys = tuple(registry.image_keys())
     images: dict[str, str] = {}
     for value in values:
         key, sep, image = value.partition("=")
-        if not sep or not image or key not in IMAGE_KEYS:
+        if not sep or not image or key not in keys:
             raise UsageError(
-                f"invalid --image {value!r}; expected KEY=NAME:TAG with KEY one of {', '.join(IMAGE_KEYS)}"
+                f"invalid --image {value!r}; expected KEY=NAME:TAG with KEY one of {', '.join(keys)}"
             )
         images[key] = image
     return images
@@ -165,20 +164,8 @@ def topology_table(topologies: list[Topology], alive: list[str] | None = None) -
         endpoints = f"{first.host}:{first.port}" if first else "-"
         if len(t.nodes) > 1:
             endpoints += f" (+{len(t.nodes) - 1})"
-        durable = {
-            k: v
-            for k, v in t.settings.items()
-            if k
-            in (
-                "fsync",
-                "synchronous_commit",
-                "appendonly",
-                "appendfsync",
-                "commitlog_sync",
-                "commitlog_sync_period",
-                "commitlog_sync_group_window",
-            )
-        }
+        shown = registry.get(t.target).durability_keys
+        durable = {k: v for k, v in t.settings.items() if k in shown}
         table.add_row(
             t.target,
             t.launcher,

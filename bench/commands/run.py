@@ -156,12 +156,12 @@ def run(
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
     from bench import orchestrator
     from bench.commands.lifecycle import make_launcher, parse_images
-    from bench.launchers.base import expand_targets
     from bench.osutil import parse_cpuset, validate_cpuset
     from bench.paths import state_dir
+    from bench.registry import expand
     from workloads import load_profile
 
-    targets = ["reference"] if target == "reference" else expand_targets(target)
+    targets = expand(target, allow_reference=True)
     if workers < 0:
         raise UsageError(f"--workers must be >= 0, got {workers}")
     if in_flight < 1:
@@ -304,19 +304,14 @@ def worker(master_host: str, master_port: int) -> None:
 @click.command(name="list")
 def list_cmd() -> None:
     """Show targets and load profiles."""
-    from bench.launchers.base import TARGETS
+    from bench import registry
     from workloads import list_profiles
 
     table = Table(title="targets")
     table.add_column("target")
     table.add_column("architecture")
-    arch = {
-        "postgres": "centralised RDBMS (PostgreSQL 15, 1 primary)",
-        "cassandra": "Dynamo-style leaderless (Cassandra 5.0, 3 nodes, RF=3, QUORUM)",
-        "redis-cluster": "sharded in-memory (Redis 7 Cluster, 3 masters + 3 replicas)",
-    }
-    for t in TARGETS:
-        table.add_row(t, arch[t])
+    for name in registry.BENCHMARK_TARGETS:
+        table.add_row(name, registry.get(name).architecture)
     out.print(table)
     table = Table(title="profiles")
     for col in ("profile", "duration s", "peak ops/s", "description"):

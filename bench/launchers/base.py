@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench import registry
 from bench.errors import UsageError
-
-TARGETS = ("postgres", "cassandra", "redis-cluster")
-DURABILITY_PRESETS = ("default", "strict")
 
 #: ``report("starting node 2/3")`` — launchers narrate long work through this.
 ProgressFn = Callable[[str], None]
@@ -25,19 +23,6 @@ ProgressFn = Callable[[str], None]
 
 def no_progress(message: str) -> None:
     """A ProgressFn that discards messages (tests, quiet mode)."""
-
-
-def expand_targets(target: str) -> list[str]:
-    """``all`` → every target; otherwise the one named target, validated."""
-    if target == "all":
-        return list(TARGETS)
-    names = [t.strip() for t in target.split(",") if t.strip()]
-    for name in names:
-        if name not in TARGETS:
-            raise UsageError(f"unknown target {name!r}; choose one of: {', '.join(TARGETS)}, all")
-    if not names:
-        raise UsageError("no target given; choose one of: " + ", ".join(TARGETS) + ", all")
-    return names
 
 
 @dataclass(frozen=True)
@@ -56,12 +41,15 @@ class TargetSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.target not in (*TARGETS, "reference"):
-            raise UsageError(f"unknown target {self.target!r}; choose one of: {', '.join(TARGETS)}")
-        if self.durability not in DURABILITY_PRESETS:
+        if self.target not in registry.TARGETS:
+            raise UsageError(
+                f"unknown target {self.target!r}; choose one of: "
+                + ", ".join(registry.BENCHMARK_TARGETS)
+            )
+        if self.durability not in registry.DURABILITY_PRESETS:
             raise UsageError(
                 f"unknown durability {self.durability!r}; choose one of: "
-                + ", ".join(DURABILITY_PRESETS)
+                + ", ".join(registry.DURABILITY_PRESETS)
             )
         if self.nodes is not None and self.nodes < 1:
             raise UsageError(f"--nodes must be at least 1, got {self.nodes}")

@@ -38,7 +38,6 @@ from typing import Any
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
 
-SECTIONS = ("postgres", "cassandra", "redis-cluster")
 CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM",
                       "LOCAL_ONE")
 SERIAL_LEVELS = ("SERIAL", "LOCAL_SERIAL")
@@ -55,11 +54,11 @@ def load_endpoints_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read endpoints file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"endpoints file {path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - set(SECTIONS))
+    unknown = sorted(set(data) - set(PARSERS))
     if unknown:
         raise UsageError(
             f"endpoints file {path}: unknown section(s) {', '.join(unknown)}; "
-            f"expected: {', '.join(SECTIONS)}"
+            f"expected: {', '.join(PARSERS)}"
         )
     for name, section in data.items():
         if not isinstance(section, dict):

@@ -78,7 +78,7 @@ def test_durability_presets_set_commitlog_sync(tmp_path: Path) -> None:
 
 
 def test_durability_presets_cover_the_spec_presets() -> None:
-    from bench.launchers.base import DURABILITY_PRESETS
+    from bench.registry import DURABILITY_PRESETS
 
     assert set(cc.DURABILITY) == set(DURABILITY_PRESETS)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench import registry
 from bench.launchers.docker import compose
-from bench.launchers.docker.specs import DEFAULT_IMAGES, IMAGE_KEYS
+from bench.launchers.docker.specs import DEFAULT_IMAGES
 
 ROOT = Path(__file__).resolve().parents[2] / "compose"
 TARGETS = list(compose.FILES)
@@ -37,12 +38,12 @@ def test_services_match_launcher_specs(target: str) -> None:
     doc = _load(target)
     assert doc["version"] == "2.4"
     specs = compose.compose_specs(target)
-    assert len(specs) == compose.NODES[target]
+    assert len(specs) == registry.get(target).default_nodes
     for cs in specs:
         svc = doc["services"][cs.node]
         env = compose.env_var(target)
-        assert svc["image"] == f"${{{env}:-{DEFAULT_IMAGES[IMAGE_KEYS[target]]}}}"
-        assert cs.image == DEFAULT_IMAGES[IMAGE_KEYS[target]]
+        assert svc["image"] == f"${{{env}:-{DEFAULT_IMAGES[registry.docker_info(target).image_key]}}}"
+        assert cs.image == DEFAULT_IMAGES[registry.docker_info(target).image_key]
         argv = [_unescape(a) for a in svc["entrypoint"] + svc["command"]]
         assert argv == cs.command
         assert svc["ports"] == [f"{p.host_ip}:{p.host_port}:{p.container_port}" for p in cs.ports]

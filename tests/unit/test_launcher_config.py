@@ -8,8 +8,10 @@ import pytest
 
 from bench import osutil
 from bench.errors import UsageError
-from bench.launchers.base import TargetSpec, Topology, expand_targets
-from bench.launchers.native import postgres, redis_cluster
+from bench.launchers.base import TargetSpec, Topology
+from bench.launchers.config import postgres, redis_cluster
+from bench.launchers.native.redis_cluster import node_argv
+from bench.registry import expand as expand_targets
 
 
 def spec(target: str = "postgres", **kw: object) -> TargetSpec:
@@ -50,11 +52,11 @@ def test_redis_presets_differ_where_it_matters() -> None:
 
 def test_redis_argv_quotes_empty_save() -> None:
     strict = redis_cluster.node_settings(spec("redis-cluster", durability="strict"))
-    argv = redis_cluster.node_argv("redis-server", 30001, Path("/d"), strict)
+    argv = node_argv("redis-server", 30001, Path("/d"), strict)
     i = argv.index("--save")
     assert argv[i + 1] == ""
     default = redis_cluster.node_settings(spec("redis-cluster"))
-    argv = redis_cluster.node_argv("redis-server", 30001, Path("/d"), default)
+    argv = node_argv("redis-server", 30001, Path("/d"), default)
     i = argv.index("--save")
     assert argv[i + 1 : i + 7] == ["3600", "1", "300", "100", "60", "10000"]
 

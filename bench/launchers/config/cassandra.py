@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import registry
+
 CLUSTER_NAME = "cartbench"
 LOCAL_DC = "datacenter1"  # what SimpleSnitch reports
 CQL_PORT = 9042
@@ -93,17 +95,10 @@ class Durability:
     note: str
 
 
+#: The presets of ``bench.registry`` as applied to cassandra.yaml.
 DURABILITY: dict[str, Durability] = {
-    "default": Durability(
-        "default",
-        {"commitlog_sync": "periodic", "commitlog_sync_period": "10000ms"},
-        "Cassandra's shipped default: fsync every 10 s; acked writes can be lost on a crash",
-    ),
-    "strict": Durability(
-        "strict",
-        {"commitlog_sync": "batch"},
-        "commit log fsynced before a write is acknowledged (durable on ack)",
-    ),
+    name: Durability(name, dict(preset.settings), preset.note)
+    for name, preset in registry.get("cassandra").durability.items()
 }
 
 

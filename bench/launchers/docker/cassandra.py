@@ -17,20 +17,21 @@ image (jars in /opt/cassandra/lib, ``java`` on PATH) and the offline image behav
 
 from __future__ import annotations
 
+import functools
 from pathlib import PurePosixPath
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from bench.launchers.base import TargetSpec
+from bench import osutil
+from bench.errors import InfraError
+from bench.launchers.base import Node
 from bench.launchers.config import cassandra as cc
 from bench.launchers.docker.specs import DATA_PATH, ContainerSpec, Plan, PortSpec, Resources
 
-DEFAULT_NODES = 3
+if TYPE_CHECKING:
+    from bench.launchers.docker.probe import Readiness
+
 CLASSPATH = "/opt/cassandra/lib/*"
 MIB = 1024**2
-
-
-def node_count(spec: TargetSpec) -> int:
-    return spec.nodes or DEFAULT_NODES
 
 
 def heap_for(resources: Resources) -> str:
@@ -62,7 +63,7 @@ def yaml_for(plan: Plan, node: cc.NodeConfig, seeds: list[str]) -> dict[str, Any
 
 
 def containers(plan: Plan) -> list[ContainerSpec]:
-    n = node_count(plan.spec)
+    n = plan.nodes
     tokens = cc.balanced_tokens(n)
     seeds = [plan.ip(i) for i in range(1, n + 1)]
     heap = heap_for(plan.resources)
@@ -89,15 +90,29 @@ def containers(plan: Plan) -> list[ContainerSpec]:
     return specs
 
 
+CLIENT_ADDRESSING = "node i published on 127.0.0.i:PORT; broadcast_rpc_address=127.0.0.i"
+
+
 def settings(plan: Plan) -> dict[str, Any]:
     s = cc.settings(cc.DURABILITY[plan.spec.durability], cc.Tuning(), heap_for(plan.resources),
                     processors_for(plan.resources))
-    s["client_addressing"] = "node i published on 127.0.0.i:PORT; broadcast_rpc_address=127.0.0.i"
+    s["client_addressing"] = CLIENT_ADDRESSING
     return s
 
 
-def endpoints(plan: Plan) -> dict[str, Any]:
-    n = node_count(plan.spec)
+def host_ports(start: int, n: int) -> list[int]:
+    """One port, free on every 127.0.0.i the nodes are published on."""
+    port = start
+    for _ in range(200):
+        port = osutil.free_port(start=port)
+        if all(osutil.port_is_free(client_address(i), port) for i in range(1, n + 1)):
+            return [port]
+        port += 1
+    raise InfraError(f"docker: no port free on 127.0.0.1..{n} for Cassandra's CQL")
+
+
+def endpoints(plan: Plan, specs: list[ContainerSpec]) -> dict[str, Any]:
+    n = plan.nodes
     return {
         "contact_points": [client_address(i) for i in range(1, n + 1)],
         "port": plan.host_ports[0],
@@ -136,3 +151,20 @@ def version(endpoints: dict[str, Any]) -> str:
         return str(row[0]) if row else "unknown"
     finally:
         cluster.shutdown()
+
+
+def wait_ready(ready: Readiness) -> None:
+    """Every node logs that it listens for CQL (since its last start), then the driver sees
+    every node up; records the version."""
+    topo = ready.topo
+
+    def logged_ready(node: Node) -> bool:
+        return cc.ready_in_log(ready.log(node))
+
+    for node in topo.nodes:
+        ready.until(functools.partial(logged_ready, node),
+                    f"{node.name} to log 'Starting listening for CQL clients'")
+        ready.progress(f"cassandra: {node.name} listening for CQL")
+    ready.until(lambda: driver_sees_all(topo.endpoints, len(topo.nodes)),
+                "the driver to see every node up")
+    topo.version = version(topo.endpoints)

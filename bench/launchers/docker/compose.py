@@ -18,42 +18,38 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import registry
 from bench.launchers.base import TargetSpec
-from bench.launchers.docker import cassandra, postgres, redis_cluster
+from bench.launchers.docker.launcher import target_module
 from bench.launchers.docker.specs import (
     DATA_PATH,
     DEFAULT_IMAGES,
-    IMAGE_KEYS,
     ContainerSpec,
     Plan,
     resources_for,
 )
 
-FILES = {"postgres": "postgres.yml", "redis-cluster": "redis-cluster.yml",
-         "cassandra": "cassandra.yml"}
-SUBNETS = {"postgres": "10.231.201", "redis-cluster": "10.231.202", "cassandra": "10.231.203"}
-NODES = {"postgres": 1, "redis-cluster": 6, "cassandra": 3}
-HOST_PORTS = {"postgres": [25432], "redis-cluster": [27001 + i for i in range(6)],
-              "cassandra": [29042]}
+#: target → compose file name (``bench.registry``: every target the Docker launcher starts).
+FILES = {name: t.docker.compose_file for name, t in registry.with_docker().items() if t.docker}
 PASSWORD = "cartbench"
-MODULES: dict[str, Any] = {"postgres": postgres, "redis-cluster": redis_cluster,
-                           "cassandra": cassandra}
 
 
 def env_var(target: str) -> str:
-    return f"CARTBENCH_{IMAGE_KEYS[target].upper()}_IMAGE"
+    return f"CARTBENCH_{registry.docker_info(target).image_key.upper()}_IMAGE"
 
 
 def compose_plan(target: str) -> Plan:
+    info = registry.docker_info(target)
+    nodes = registry.get(target).default_nodes
     spec = TargetSpec(target=target, run_id="compose", base_dir=Path("/nonexistent"),
-                      nodes=NODES[target])
-    return Plan(spec=spec, images=dict(DEFAULT_IMAGES), subnet_prefix=SUBNETS[target],
-                host_ports=HOST_PORTS[target], resources=resources_for(spec, NODES[target]),
+                      nodes=nodes)
+    return Plan(spec=spec, images=dict(DEFAULT_IMAGES), subnet_prefix=info.compose_subnet,
+                host_ports=list(info.compose_ports), resources=resources_for(spec, nodes),
                 password=PASSWORD)
 
 
 def compose_specs(target: str) -> list[ContainerSpec]:
-    specs: list[ContainerSpec] = MODULES[target].containers(compose_plan(target))
+    specs: list[ContainerSpec] = target_module(target).containers(compose_plan(target))
     return specs
 
 
@@ -100,20 +96,10 @@ def render(target: str) -> tuple[dict[str, Any], dict[str, str]]:
             service["volumes"].append(f"./{FILES[target].removesuffix('.yml')}/{rel}:{path}:ro")
         services[cs.node] = service
         volumes[f"{cs.node}-data"] = {"labels": labels}
-    if target == "redis-cluster":
-        first = specs[0]
-        create = " ".join(redis_cluster.create_command(specs))
-        pings = " && ".join(f"redis-cli -h {c.ip} -p {redis_cluster.PORT} ping" for c in specs)
-        services["redis-cluster-create"] = {
-            "image": f"${{{env_var(target)}:-{first.image}}}",
-            "entrypoint": ["/bin/sh"],
-            "command": ["-c", f"for i in $$(seq 60); do ({pings}) >/dev/null 2>&1 && break; "
-                              f"sleep 1; done; {create}"],
-            "labels": {**labels, "cartbench.node": "cluster-create"},
-            "networks": {"net": {"ipv4_address": plan.ip(len(specs) + 1)}},
-            "depends_on": [c.node for c in specs],
-            "restart": "no",
-        }
+    # a target may need a one-shot service after its nodes (Redis: forming the cluster)
+    extra = getattr(target_module(target), "compose_services", None)
+    if extra is not None:
+        services.update(extra(plan, specs, labels, f"${{{env_var(target)}:-{specs[0].image}}}"))
     doc = {
         "version": "2.4",
         "services": services,
@@ -157,7 +143,7 @@ def render_text(target: str) -> tuple[str, dict[str, str]]:
     doc, files = render(target)
     plan = compose_plan(target)
     header = HEADER.format(target=target, cpus=plan.resources.cpus, memory=plan.resources.memory,
-                           env=env_var(target), key=IMAGE_KEYS[target])
+                           env=env_var(target), key=registry.docker_info(target).image_key)
     return header + _dump(doc), files
 
 

@@ -10,21 +10,22 @@ owns the lifecycle: create, start, wait, tear down by label (also on Ctrl-C / SI
 
 from __future__ import annotations
 
-import functools
+import importlib
 import io
 import secrets
 import tarfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
 
-from bench import osutil
-from bench.errors import InfraError, UsageError
+from bench import osutil, registry
+from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
-from bench.launchers.docker import cassandra, engine, postgres, redis_cluster
+from bench.launchers.docker import engine
+from bench.launchers.docker.probe import Readiness
 from bench.launchers.docker.specs import (
     DATA_PATH,
     LABEL_NODE,
@@ -38,27 +39,16 @@ from bench.launchers.docker.specs import (
     resources_for,
 )
 
-MODULES: dict[str, ModuleType] = {
-    "postgres": postgres,
-    "redis-cluster": redis_cluster,
-    "cassandra": cassandra,
-}
-READY_TIMEOUT_S = {"postgres": 90.0, "redis-cluster": 120.0, "cassandra": 420.0}
-#: First host port tried per target (free ports are searched upwards from here).
-PORT_START = {"postgres": 25432, "redis-cluster": 27001, "cassandra": 29042}
+
+def target_module(target: str) -> ModuleType:
+    """The module of ``target`` for this launcher (``bench.registry``): ``containers(plan)``,
+    ``endpoints(plan, specs)``, ``settings(plan)``, ``wait_ready(ready)`` and, optionally,
+    ``host_ports(start, n)`` and ``CLIENT_ADDRESSING``."""
+    return importlib.import_module(registry.launcher_module(target, "docker"))
 
 
 def node_count(spec: TargetSpec) -> int:
-    if spec.target == "postgres":
-        if spec.nodes not in (None, 1):
-            raise UsageError("postgres runs as a single primary; --nodes must be 1")
-        return 1
-    if spec.target == "redis-cluster":
-        n = redis_cluster.node_count(spec)
-        if n < 3:
-            raise UsageError(f"redis-cluster needs at least 3 nodes, got {n}")
-        return n
-    return int(cassandra.node_count(spec))
+    return registry.get(spec.target).node_count(spec.nodes)
 
 
 def selector(run_id: str, target: str) -> list[str]:
@@ -66,16 +56,13 @@ def selector(run_id: str, target: str) -> list[str]:
 
 
 def _host_ports(target: str, n: int) -> list[int]:
-    start = PORT_START[target]
-    if target == "cassandra":
-        # one port, free on every 127.0.0.i the nodes are published on
-        port = start
-        for _ in range(200):
-            port = osutil.free_port(start=port)
-            if all(osutil.port_is_free(cassandra.client_address(i), port) for i in range(1, n + 1)):
-                return [port]
-            port += 1
-        raise InfraError(f"docker: no port free on 127.0.0.1..{n} for Cassandra's CQL")
+    """Free host ports from the target's ``port_start`` up: one per node, unless the target
+    module chooses them itself (``host_ports(start, n)``)."""
+    start = registry.docker_info(target).port_start
+    custom = getattr(target_module(target), "host_ports", None)
+    if custom is not None:
+        chosen: list[int] = custom(start, n)
+        return chosen
     ports: list[int] = []
     for _ in range(n):
         ports.append(osutil.free_port(start=start, avoid=set(ports)))
@@ -94,52 +81,6 @@ def _tar(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-class Probe:
-    """What readiness checks may ask of the containers of one topology."""
-
-    def __init__(self, client: Any, topo: Topology, since: float | None = None) -> None:
-        self.client = client
-        self.topo = topo
-        self.since = since  # only log lines after this (epoch seconds): a restart's old log
-
-    def container(self, node: Node) -> Any:
-        return self.client.containers.get(node.container)
-
-    def status(self, node: Node) -> str:
-        from docker.errors import NotFound
-
-        try:
-            return str(self.container(node).status)
-        except NotFound:
-            return "removed"
-
-    def alive(self) -> bool:
-        return all(self.status(n) in ("running", "created", "paused") for n in self.topo.nodes)
-
-    def log(self, node: Node, tail: int | str = "all") -> str:
-        kwargs: dict[str, Any] = {"since": self.since} if self.since is not None else {}
-        out = self.container(node).logs(tail=tail, **kwargs)
-        return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
-
-    def dead_report(self) -> str:
-        from docker.errors import APIError
-
-        parts = []
-        for n in self.topo.nodes:
-            status = self.status(n)
-            if status in ("running", "created", "paused"):
-                continue
-            try:
-                c = self.container(n)
-                tail = " | ".join(self.log(n, tail=5).strip().splitlines()[-5:])
-                code = c.attrs.get("State", {}).get("ExitCode")
-                oom = c.attrs.get("State", {}).get("OOMKilled")
-                parts.append(f"{n.name} exited (code {code}{', OOM-killed' if oom else ''}): {tail}")
-            except APIError:
-                parts.append(f"{n.name} is {status} (removed by someone else?)")
-        return "docker: " + "; ".join(parts)
-
-
 class DockerLauncher:
     name = "docker"
 
@@ -156,8 +97,8 @@ class DockerLauncher:
         if spec.cpuset:
             osutil.validate_cpuset(spec.cpuset)
         client = engine.connect()
-        module = MODULES[spec.target]
-        image = self.images[{"redis-cluster": "redis"}.get(spec.target, spec.target)]
+        module = target_module(spec.target)
+        image = self.images[registry.docker_info(spec.target).image_key]
         if self.pull:
             engine.ensure_image(client, image)
         elif not engine.image_present(client, image):
@@ -182,15 +123,8 @@ class DockerLauncher:
         for node in nodes:
             progress(f"{spec.target}: starting {node.name} ({node.extra['image']})")
             client.containers.get(node.container).start()
-        if spec.target == "postgres":
-            endpoints = postgres.endpoints(plan)
-            settings: dict[str, Any] = postgres.settings(spec)
-        elif spec.target == "redis-cluster":
-            endpoints = redis_cluster.endpoints(plan, specs)
-            settings = redis_cluster.settings(spec)
-        else:
-            endpoints = cassandra.endpoints(plan)
-            settings = cassandra.settings(plan)
+        endpoints: dict[str, Any] = module.endpoints(plan, specs)
+        settings: dict[str, Any] = module.settings(plan)
         topo = Topology(
             target=spec.target, launcher=self.name, run_id=spec.run_id, nodes=nodes,
             endpoints=endpoints, version="unknown", settings=settings,
@@ -200,14 +134,12 @@ class DockerLauncher:
             extra={"network": net_name, "subnet": f"{prefix}.0/24", "images": dict(self.images),
                    "labels": {LABEL_RUN: spec.run_id, LABEL_TARGET: spec.target}},
         )
-        if spec.target == "redis-cluster":
-            topo.extra["client_addressing"] = (
-                "containers announce their network IPs; clients remap IP:6379 to the published "
-                "127.0.0.1 port (endpoints.address_remap)")
-        elif spec.target == "cassandra":
-            topo.extra["client_addressing"] = settings["client_addressing"]
+        addressing = getattr(module, "CLIENT_ADDRESSING", None)
+        if addressing:
+            topo.extra["client_addressing"] = addressing
         progress(f"{spec.target}: waiting until ready")
-        timeout = float(spec.options.get("ready_timeout_s", READY_TIMEOUT_S[spec.target]))
+        timeout = float(spec.options.get("ready_timeout_s",
+                                         registry.docker_info(spec.target).ready_timeout_s))
         wait_ready(client, topo, timeout, first_start=True, progress=progress)
         topo.time_to_ready_s = round(time.monotonic() - t0, 3)
         progress(f"{spec.target}: ready in {topo.time_to_ready_s:.1f} s (version {topo.version})")
@@ -287,7 +219,7 @@ class DockerLauncher:
             c.unpause()
         since = time.time()
         c.restart(timeout=int(n.extra.get("stop_timeout", 30)))
-        timeout = READY_TIMEOUT_S[topology.target]
+        timeout = registry.docker_info(topology.target).ready_timeout_s
         wait_ready(client, topology, timeout, first_start=False, progress=no_progress,
                    restarted=(n.name, since))
 
@@ -337,62 +269,10 @@ def _dir_tar(dirs: list[str]) -> bytes:
 
 def wait_ready(client: Any, topo: Topology, timeout: float, *, first_start: bool,
                progress: ProgressFn, restarted: tuple[str, float] | None = None) -> None:
-    """The native launcher's readiness rules, checked through the published ports.
-    ``restarted=(node, since)``: that node's log counts only from ``since`` on."""
-    probe = Probe(client, topo)
-    restarted_probe = Probe(client, topo, since=restarted[1]) if restarted else probe
-    what = topo.target
-
-    def until(predicate: Callable[[], bool], description: str) -> None:
-        osutil.wait_until(predicate, timeout=timeout, what=f"{what}: {description}",
-                           interval=0.25, alive=probe.alive, on_dead=probe.dead_report)
-
-    if topo.target == "postgres":
-        until(lambda: postgres.server_up(topo.endpoints), "server to accept connections")
-        if first_start:
-            postgres.create_database(topo.endpoints)
-        until(lambda: postgres.ready(topo.endpoints), "an authenticated query")
-        topo.version = postgres.version(topo.endpoints)
-        return
-    if topo.target == "redis-cluster":
-        for node in topo.nodes:
-            port: int = node.port
-            until(functools.partial(redis_cluster.ping, port), f"{node.name} to answer PING")
-        if first_start:
-            progress("redis-cluster: forming the cluster (redis-cli --cluster create)")
-            specs_ips = [n.extra["ip"] for n in topo.nodes]
-            cmd = ["redis-cli", "--cluster", "create",
-                   *[f"{ip}:{redis_cluster.PORT}" for ip in specs_ips],
-                   "--cluster-replicas", "1" if len(specs_ips) >= 6 else "0", "--cluster-yes"]
-            code, out = probe.container(topo.nodes[0]).exec_run(cmd)
-            if code != 0:
-                text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
-                tail = " | ".join(text.strip().splitlines()[-3:])
-                raise InfraError(f"redis-cluster: cluster create failed: {tail}")
-        count = len(topo.nodes)
-        until(lambda: all(redis_cluster.node_ready(n.port, count) for n in topo.nodes),
-              "all nodes cluster_state:ok, 16384 slots, all known, replicas linked")
-        by_ip = {n.extra["ip"]: n.name for n in topo.nodes}
-        for node in topo.nodes:
-            node.role, master = redis_cluster.role(node.port)
-            node.extra.pop("master", None)
-            if master:
-                node.extra["master"] = by_ip.get(master.split(":")[0], master)
-        topo.version = redis_cluster.version(topo.nodes[0].port)
-        return
-    from bench.launchers.config.cassandra import ready_in_log
-
-    def logged_ready(node: Node) -> bool:
-        p = restarted_probe if restarted and node.name == restarted[0] else probe
-        return ready_in_log(p.log(node))
-
-    for node in topo.nodes:
-        until(functools.partial(logged_ready, node),
-              f"{node.name} to log 'Starting listening for CQL clients'")
-        progress(f"cassandra: {node.name} listening for CQL")
-    until(lambda: cassandra.driver_sees_all(topo.endpoints, len(topo.nodes)),
-          "the driver to see every node up")
-    topo.version = cassandra.version(topo.endpoints)
+    """The target module's readiness rules (the native launcher's, checked through the
+    published ports).  ``restarted=(node, since)``: that node's log counts only from ``since``."""
+    ready = Readiness(client, topo, timeout, first_start, progress, restarted)
+    target_module(topo.target).wait_ready(ready)
 
 
 def cleanup_leftovers(progress: ProgressFn = no_progress, *, runs: Iterable[str] | None = None,

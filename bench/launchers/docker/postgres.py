@@ -1,5 +1,5 @@
 """PostgreSQL 15 in one container: the same settings as the native launcher
-(``bench.launchers.native.postgres.server_settings``), listening on the run network, published on
+(``bench.launchers.config.postgres.server_settings``), listening on the run network, published on
 127.0.0.1 only.  The command initialises the data directory itself (no entrypoint magic) so the
 official ``postgres:15`` and the offline image behave the same.
 """
@@ -7,19 +7,20 @@ official ``postgres:15`` and the offline image behave the same.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.launchers.base import TargetSpec
 from bench.launchers.docker.specs import DATA_PATH, ContainerSpec, Plan, PortSpec
-from bench.launchers.native.postgres import DBNAME, USER, server_settings
+
+if TYPE_CHECKING:
+    from bench.launchers.docker.probe import Readiness
+from bench.launchers.config.postgres import DBNAME, USER, server_settings
 
 PORT = 5432
-DEFAULT_NODES = 1
 PGDATA = f"{DATA_PATH}/pgdata"
 
 
-def settings(spec: TargetSpec) -> dict[str, str]:
-    s = server_settings(spec, PORT)
+def settings(plan: Plan) -> dict[str, str]:
+    s = server_settings(plan.spec, PORT)
     s["listen_addresses"] = "*"
     s["unix_socket_directories"] = "/tmp"
     return s
@@ -49,7 +50,7 @@ def containers(plan: Plan) -> list[ContainerSpec]:
             node="postgres-1",
             role="primary",
             image=plan.image("postgres"),
-            command=["/bin/sh", "-c", _script(settings(plan.spec))],
+            command=["/bin/sh", "-c", _script(settings(plan))],
             ip=plan.ip(1),
             ports=[PortSpec(PORT, "127.0.0.1", plan.host_ports[0])],
             environment={"CARTBENCH_PASSWORD": plan.password},
@@ -58,7 +59,7 @@ def containers(plan: Plan) -> list[ContainerSpec]:
     ]
 
 
-def endpoints(plan: Plan) -> dict[str, Any]:
+def endpoints(plan: Plan, specs: list[ContainerSpec]) -> dict[str, Any]:
     port = plan.host_ports[0]
     return {
         "dsn": f"host=127.0.0.1 port={port} user={USER} password={plan.password} "
@@ -94,7 +95,7 @@ def server_up(endpoints: dict[str, Any]) -> bool:
     return True
 
 
-def ready(endpoints: dict[str, Any]) -> bool:
+def ready_query(endpoints: dict[str, Any]) -> bool:
     """Ready = an authenticated query on the benchmark database answers."""
     with _connect(endpoints, endpoints["dbname"]) as conn:
         conn.execute("SELECT 1")
@@ -105,3 +106,14 @@ def version(endpoints: dict[str, Any]) -> str:
     with _connect(endpoints, endpoints["dbname"]) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     return str(row[0]).split()[0] if row else "unknown"
+
+
+def wait_ready(ready: Readiness) -> None:
+    """Accepting connections, the benchmark database created (first start), an authenticated
+    query answered; records the server version."""
+    ep = ready.topo.endpoints
+    ready.until(lambda: server_up(ep), "server to accept connections")
+    if ready.first_start:
+        create_database(ep)
+    ready.until(lambda: ready_query(ep), "an authenticated query")
+    ready.topo.version = version(ep)

@@ -10,19 +10,27 @@ loopback.  The cluster is formed with ``redis-cli --cluster create`` run inside 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.launchers.base import TargetSpec
+from bench.errors import InfraError
 from bench.launchers.docker.specs import DATA_PATH, ContainerSpec, Plan, PortSpec
-from bench.launchers.native.redis_cluster import node_settings
+
+if TYPE_CHECKING:
+    from bench.launchers.docker.probe import Readiness
+from bench.launchers.config.redis_cluster import node_settings
 
 PORT = 6379
-DEFAULT_NODES = 6
 
 
-def settings(spec: TargetSpec) -> dict[str, str]:
-    s = node_settings(spec)
+CLIENT_ADDRESSING = (
+    "containers announce their network IPs; clients remap IP:6379 to the published "
+    "127.0.0.1 port (endpoints.address_remap)")
+
+
+def settings(plan: Plan) -> dict[str, str]:
+    s = node_settings(plan.spec)
     s["bind"] = "0.0.0.0"
     return s
 
@@ -35,12 +43,8 @@ def _command(settings: dict[str, str]) -> list[str]:
     return argv
 
 
-def node_count(spec: TargetSpec) -> int:
-    return spec.nodes or DEFAULT_NODES
-
-
 def containers(plan: Plan) -> list[ContainerSpec]:
-    command = _command(settings(plan.spec))
+    command = _command(settings(plan))
     return [
         ContainerSpec(
             node=f"redis-cluster-{i}",
@@ -50,7 +54,7 @@ def containers(plan: Plan) -> list[ContainerSpec]:
             ip=plan.ip(i),
             ports=[PortSpec(PORT, "127.0.0.1", plan.host_ports[i - 1])],
         )
-        for i in range(1, node_count(plan.spec) + 1)
+        for i in range(1, plan.nodes + 1)
     ]
 
 
@@ -59,6 +63,23 @@ def create_command(specs: list[ContainerSpec]) -> list[str]:
     replicas = 1 if len(specs) >= 6 and len(specs) % 2 == 0 else 0
     return ["redis-cli", "--cluster", "create", *[f"{c.ip}:{PORT}" for c in specs],
             "--cluster-replicas", str(replicas), "--cluster-yes"]
+
+
+def compose_services(plan: Plan, specs: list[ContainerSpec], labels: dict[str, str],
+                     image: str) -> dict[str, Any]:
+    """The compose file's one-shot service that forms the cluster once every node answers."""
+    create = " ".join(create_command(specs))
+    pings = " && ".join(f"redis-cli -h {c.ip} -p {PORT} ping" for c in specs)
+    return {"redis-cluster-create": {
+        "image": image,
+        "entrypoint": ["/bin/sh"],
+        "command": ["-c", f"for i in $$(seq 60); do ({pings}) >/dev/null 2>&1 && break; "
+                          f"sleep 1; done; {create}"],
+        "labels": {**labels, "cartbench.node": "cluster-create"},
+        "networks": {"net": {"ipv4_address": plan.ip(len(specs) + 1)}},
+        "depends_on": [c.node for c in specs],
+        "restart": "no",
+    }}
 
 
 def endpoints(plan: Plan, specs: list[ContainerSpec]) -> dict[str, Any]:
@@ -117,3 +138,33 @@ def role(port: int) -> tuple[str, str | None]:
 def version(port: int) -> str:
     with _client(port) as r:
         return str(r.info("server").get("redis_version", "unknown"))
+
+
+def wait_ready(ready: Readiness) -> None:
+    """Every node answers PING; (first start) the cluster is formed from inside node 1; every
+    node is ready (``node_ready``); records roles, masters and the version."""
+    topo = ready.topo
+    for node in topo.nodes:
+        port: int = node.port
+        ready.until(functools.partial(ping, port), f"{node.name} to answer PING")
+    if ready.first_start:
+        ready.progress("redis-cluster: forming the cluster (redis-cli --cluster create)")
+        specs_ips = [n.extra["ip"] for n in topo.nodes]
+        cmd = ["redis-cli", "--cluster", "create",
+               *[f"{ip}:{PORT}" for ip in specs_ips],
+               "--cluster-replicas", "1" if len(specs_ips) >= 6 else "0", "--cluster-yes"]
+        code, out = ready.probe.container(topo.nodes[0]).exec_run(cmd)
+        if code != 0:
+            text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+            tail = " | ".join(text.strip().splitlines()[-3:])
+            raise InfraError(f"redis-cluster: cluster create failed: {tail}")
+    count = len(topo.nodes)
+    ready.until(lambda: all(node_ready(n.port, count) for n in topo.nodes),
+                "all nodes cluster_state:ok, 16384 slots, all known, replicas linked")
+    by_ip = {n.extra["ip"]: n.name for n in topo.nodes}
+    for node in topo.nodes:
+        node.role, master = role(node.port)
+        node.extra.pop("master", None)
+        if master:
+            node.extra["master"] = by_ip.get(master.split(":")[0], master)
+    topo.version = version(topo.nodes[0].port)

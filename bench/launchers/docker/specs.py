@@ -12,18 +12,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import registry
 from bench.errors import UsageError
 from bench.launchers.base import TargetSpec
 
 #: Official images by default (what users with a registry expect), pinned to the majors the
 #: native launcher runs.  ``setup/build-images.sh`` builds registry-free equivalents (OFFLINE).
-IMAGE_KEYS = {"postgres": "postgres", "cassandra": "cassandra", "redis-cluster": "redis"}
-DEFAULT_IMAGES = {"postgres": "postgres:15", "cassandra": "cassandra:5.0", "redis": "redis:7.0"}
-OFFLINE_IMAGES = {
-    "postgres": "cartbench/postgres:15-offline",
-    "cassandra": "cartbench/cassandra:5.0-offline",
-    "redis": "cartbench/redis:7.0-offline",
-}
+#: Both views come from ``bench.registry`` (image key → image name).
+DEFAULT_IMAGES = registry.default_images()
+OFFLINE_IMAGES = registry.offline_images()
 
 #: Per *target* (split evenly over its nodes): on a 2-core / 24 GiB machine this leaves a core
 #: for the load generator and keeps three 1 GiB-heap Cassandra JVMs comfortable.
@@ -153,7 +150,12 @@ class Plan:
         return f"{self.subnet_prefix}.{index + 1}"
 
     def image(self, target: str) -> str:
-        return self.images[IMAGE_KEYS[target]]
+        return self.images[registry.docker_info(target).image_key]
+
+    @property
+    def nodes(self) -> int:
+        """The topology's node count (``--nodes`` or the target's default), validated."""
+        return registry.get(self.spec.target).node_count(self.spec.nodes)
 
 
 def env_image_overrides(text: str | None = None) -> dict[str, str]:
@@ -178,8 +180,7 @@ def resolve_images(overrides: dict[str, str] | None) -> dict[str, str]:
     (keys validated)."""
     images = dict(DEFAULT_IMAGES)
     for key, value in {**env_image_overrides(), **(overrides or {})}.items():
-        if key == "redis-cluster":
-            key = "redis"
+        key = registry.docker_info(key).image_key if key in registry.with_docker() else key
         if key not in images:
             raise UsageError(
                 f"unknown image key {key!r}; choose one of: {', '.join(sorted(images))}"

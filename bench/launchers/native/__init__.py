@@ -13,18 +13,13 @@ import signal
 from pathlib import Path
 from types import ModuleType
 
-from bench import osutil
+from bench import osutil, registry
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
-
-_MODULES = {
-    "postgres": "bench.launchers.native.postgres",
-    "redis-cluster": "bench.launchers.native.redis_cluster",
-    "cassandra": "bench.launchers.native.cassandra",
-}
 
 
 def _module(target: str) -> ModuleType:
-    return importlib.import_module(_MODULES[target])
+    """The module of ``target`` for this launcher (``bench.registry``)."""
+    return importlib.import_module(registry.launcher_module(target, "native"))
 
 
 def stop_nodes(nodes: list[Node], sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:

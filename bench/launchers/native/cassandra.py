@@ -26,13 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import osutil
+from bench import osutil, registry
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
 from bench.launchers.config import cassandra as cc
 from bench.paths import SETUP_COMMAND, cassandra_lib_dir
 
-DEFAULT_NODES = 3
 STARTUP_TIMEOUT_S = 300.0
 DRIVER_TIMEOUT_S = 60.0
 #: "parallel" = start every JVM at once; "staggered" = each after the previous listens for CQL.
@@ -326,7 +325,7 @@ def _kill_all(nodes: list[Node]) -> None:
 
 def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     t0 = time.monotonic()
-    n = spec.nodes or DEFAULT_NODES
+    n = spec.nodes or registry.get("cassandra").default_nodes
     heap = _heap(spec)
     timeout = float(spec.options.get("startup_timeout_s", STARTUP_TIMEOUT_S))
     order = str(spec.options.get("startup_order", STARTUP_ORDER))

@@ -22,6 +22,7 @@ from typing import Any
 from bench import osutil
 from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
+from bench.launchers.config.postgres import DBNAME, USER, server_settings
 from bench.paths import SETUP_COMMAND
 
 PG_BIN_DIRS = (
@@ -29,15 +30,6 @@ PG_BIN_DIRS = (
     "/usr/lib/postgresql/16/bin",
     "/usr/lib/postgresql/17/bin",
 )
-USER = "cartbench"
-DBNAME = "cartbench"
-
-#: Settings per durability preset. PostgreSQL ships durable: ``default`` == ``strict`` for
-#: the WAL knobs; they are still written out explicitly so the report can show them.
-DURABILITY: dict[str, dict[str, str]] = {
-    "default": {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"},
-    "strict": {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"},
-}
 
 
 def find_bin(name: str) -> str:
@@ -45,25 +37,6 @@ def find_bin(name: str) -> str:
     if not found:
         raise InfraError(f"PostgreSQL binary {name!r} not found; run {SETUP_COMMAND}")
     return found
-
-
-def server_settings(spec: TargetSpec, port: int) -> dict[str, str]:
-    """Every setting we pass on the command line (recorded in the topology)."""
-    settings = {
-        "listen_addresses": "127.0.0.1",
-        "port": str(port),
-        "unix_socket_directories": "",
-        "max_connections": str(spec.max_connections),
-        "shared_buffers": str(spec.options.get("shared_buffers", "1GB")),
-        "effective_cache_size": "4GB",
-        "max_wal_size": "2GB",
-        "checkpoint_timeout": "15min",
-        "password_encryption": "scram-sha-256",
-        "logging_collector": "off",
-        "log_min_messages": "warning",
-    }
-    settings.update(DURABILITY[spec.durability])
-    return settings
 
 
 def _run_as() -> tuple[str | None, int | None, int | None]:

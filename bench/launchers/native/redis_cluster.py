@@ -14,36 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import osutil
+from bench import osutil, registry
 from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
+from bench.launchers.config.redis_cluster import HOST, node_settings
 from bench.launchers.native import stop_nodes
 from bench.paths import SETUP_COMMAND
-
-HOST = "127.0.0.1"
-DEFAULT_NODES = 6
-
-#: Settings per durability preset. ``default`` is what redis-server ships with (RDB snapshots,
-#: no AOF: acknowledged writes since the last snapshot are lost on a crash; replication is
-#: asynchronous either way). ``strict`` = AOF with fsync on every write, and the cart store
-#: adds ``WAIT 1`` so a replica acknowledged each write.
-DURABILITY: dict[str, dict[str, str]] = {
-    "default": {"appendonly": "no", "appendfsync": "everysec", "save": "3600 1 300 100 60 10000"},
-    "strict": {"appendonly": "yes", "appendfsync": "always", "save": ""},
-}
-
-
-def node_settings(spec: TargetSpec) -> dict[str, str]:
-    settings = {
-        "cluster-enabled": "yes",
-        "cluster-node-timeout": str(spec.options.get("cluster_node_timeout_ms", 5000)),
-        "repl-diskless-sync-delay": "0",
-        "maxmemory-policy": "noeviction",
-        "protected-mode": "no",
-        "bind": HOST,
-    }
-    settings.update(DURABILITY[spec.durability])
-    return settings
 
 
 def node_argv(server: str, port: int, node_dir: Path, settings: dict[str, str]) -> list[str]:
@@ -85,7 +61,7 @@ def _version(server: str) -> str:
 def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
     t0 = time.monotonic()
     server, cli = _binaries()
-    count = spec.nodes or DEFAULT_NODES
+    count = spec.nodes or registry.get("redis-cluster").default_nodes
     if count < 6 or count % 2:
         from bench.errors import UsageError
 
