@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.errors import EXIT_INFRA, UsageError
+from bench.live import LiveView
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -21,22 +22,6 @@ def _progress(message: str) -> None:
     import time
 
     console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
-
-
-def _interval_printer() -> Any:
-    """Live per-second progress: target, stage, offered vs achieved, p99, errors, dropped."""
-
-    def show(target: str, stats: Any) -> None:
-        line = (
-            f"{target:<13} t={stats.t_s:>4.0f}/{stats.duration_s:.0f}s {stats.stage:<9} "
-            f"offered {stats.offered:>5}/s achieved {stats.completed:>5}/s "
-            f"p99 {stats.intended_p99_ms:>8.1f} ms (service {stats.service_p99_ms:.1f}) "
-            f"err {stats.errors} drop {stats.dropped} inflight {stats.in_flight} "
-            f"lag p99 {stats.lag_p99_ms:.1f} ms cpu {stats.cpu_pct:.0f}%"
-        )
-        console.print(line, highlight=False)
-
-    return show
 
 
 @click.command()
@@ -203,15 +188,16 @@ def run(
     )
     run_dir: Path | None = None
     try:
-        run_dir, results = orchestrator.run_all(
-            opts,
-            launch,
-            reason,
-            out_dir,
-            progress=_progress,
-            on_interval=_interval_printer(),
-            state_dir=state_dir(),
-        )
+        with LiveView(console) as view:
+            run_dir, results = orchestrator.run_all(
+                opts,
+                launch,
+                reason,
+                out_dir,
+                progress=view.progress,
+                on_interval=view.interval,
+                state_dir=state_dir(),
+            )
     except KeyboardInterrupt:
         latest = _latest_run(out_dir)
         if latest is not None and not no_report:
