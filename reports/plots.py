@@ -18,6 +18,7 @@ PALETTE = {"postgres": "#336791", "cassandra": "#d97706", "redis-cluster": "#c03
 EXTRA_COLOURS = ("#2e7d32", "#6a1b9a", "#00838f", "#5d4037", "#455a64")
 STAGE_FILLS = ("rgba(99,110,130,0.07)", "rgba(99,110,130,0.14)")
 FAULT_FILL = "rgba(220,38,38,0.16)"
+WARMUP_FILL = "rgba(37,99,235,0.12)"
 ERROR_COLOURS = ("#b91c1c", "#d97706", "#7c3aed", "#0e7490", "#be185d", "#4d7c0f")
 SPECTRUM_TICKS = ((2, "50%"), (10, "90%"), (100, "99%"), (1000, "99.9%"),
                   (10000, "99.99%"), (100000, "99.999%"))
@@ -57,9 +58,10 @@ def _shade(layout: dict[str, Any], stages: Bands, faults: Bands) -> None:
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for i, (start, end, name) in enumerate(stages):
+        warm = name.endswith(stats.WARMUP_SUFFIX)
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end,
-                       "y0": 0, "y1": 1, "fillcolor": STAGE_FILLS[i % 2], "line": {"width": 0},
-                       "layer": "below"})
+                       "y0": 0, "y1": 1, "fillcolor": WARMUP_FILL if warm else STAGE_FILLS[i % 2],
+                       "line": {"width": 0}, "layer": "below"})
         notes.append({"xref": "x", "yref": "paper", "x": (start + end) / 2, "y": 1.0,
                       "yanchor": "top", "text": name, "showarrow": False,
                       "font": {"size": 10, "color": "#52606d"}})

@@ -115,6 +115,7 @@ def report_context(run: Run, *, slo_ms: float | None = None,
             "summary": next(t for t in summary.targets if t.name == name),
             "operations": stats.operation_rows(data), "faults": faults,
             "context": context_tables.target_rows(run, name), "has_data": not frame.empty,
+            "warmup": stats.warmup_summary(data),
             "charts": [],
         }
         if not frame.empty:

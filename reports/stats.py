@@ -378,13 +378,29 @@ def spectrum_points(points: Sequence[Sequence[float]]) -> list[tuple[float, floa
     return out
 
 
+WARMUP_SUFFIX = " (excluded)"
+
+
+def warmup_summary(data: dict[str, Any]) -> dict[str, Any] | None:
+    """``targets.<t>.warmup`` for the page: counts and the worst operation's intended p99.9."""
+    w = data.get("warmup")
+    if not isinstance(w, dict):
+        return None
+    worst = max((float(op.get("latency_ms", {}).get("intended", {}).get("p99_9", 0.0))
+                 for op in (w.get("operations") or {}).values()), default=None)
+    return {"duration_s": float(w.get("duration_s", 0.0)), "completed": int(w.get("completed", 0)),
+            "errors": int(w.get("errors", 0)), "worst_p99_9_ms": worst}
+
+
 def bands(items: Sequence[dict[str, Any]] | None, label_key: str) -> list[
         tuple[float, float, str]]:
-    """Stages or fault windows as ``(start_s, end_s, label)``, skipping malformed entries."""
+    """Stages or fault windows as ``(start_s, end_s, label)``, skipping malformed entries.
+    A warm-up stage's label ends with ``WARMUP_SUFFIX`` (the plots shade it apart)."""
     out = []
     for item in items or ():
         try:
-            out.append((float(item["start_s"]), float(item["end_s"]), str(item.get(label_key, ""))))
+            label = str(item.get(label_key, "")) + (WARMUP_SUFFIX if item.get("warmup") else "")
+            out.append((float(item["start_s"]), float(item["end_s"]), label))
         except (KeyError, TypeError, ValueError):
             continue
     return out

@@ -326,7 +326,7 @@ def _parse_stages(stages: object, fail: Any) -> tuple[Stage, ...]:
         kind = st.get("kind", "hold")
         if kind not in STAGE_KINDS:
             raise fail(f"{where}.kind", f"must be one of {', '.join(STAGE_KINDS)}, got {kind!r}")
-        allowed = {"name", "kind", "duration_s"} | (
+        allowed = {"name", "kind", "duration_s", "warmup"} | (
             {"rate_start", "rate_end"} if kind == "ramp" else {"rate"}
         )
         extra = sorted(set(st) - allowed)
@@ -341,7 +341,10 @@ def _parse_stages(stages: object, fail: Any) -> tuple[Stage, ...]:
             end = _number(st.get("rate_end"), f"{where}.rate_end", fail)
         else:
             start = end = _number(st.get("rate"), f"{where}.rate", fail)
-        out.append(Stage(name, kind, duration, start, end))
+        warmup = st.get("warmup", False)
+        if not isinstance(warmup, bool):
+            raise fail(f"{where}.warmup", f"must be true or false, got {warmup!r}")
+        out.append(Stage(name, kind, duration, start, end, warmup))
         prev_end = end
     if all(s.peak == 0 for s in out):
         raise fail("stages", "every stage has rate 0: nothing would be offered")

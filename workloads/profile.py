@@ -42,6 +42,9 @@ class Stage:
     duration_s: float
     rate_start: float
     rate_end: float
+    warmup: bool = False
+    """A warm-up stage: offered like any other, recorded in the HDR logs and the time series,
+    but kept out of the target's totals, operations and verdicts (reported as ``warmup``)."""
 
     def rate_at(self, dt: float) -> float:
         """Offered rate ``dt`` seconds into this stage."""
@@ -135,6 +138,10 @@ class Profile:
     def expected_ops(self) -> float:
         return sum(s.expected_ops for s in self.stages)
 
+    @property
+    def warmup_s(self) -> float:
+        return sum(s.duration_s for s in self.stages if s.warmup)
+
     def stage_index_at(self, t: float) -> int:
         """Index of the stage active at ``t``; the last stage for ``t`` past the end."""
         start = 0.0
@@ -197,6 +204,7 @@ class Profile:
                     "end_s": round(start + s.duration_s, 3),
                     "rate_start": round(s.rate_start, 3),
                     "rate_end": round(s.rate_end, 3),
+                    **({"warmup": True} if s.warmup else {}),
                 }
             )
             start += s.duration_s

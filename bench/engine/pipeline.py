@@ -102,6 +102,9 @@ class TargetPipeline:
         self.detector = detector or SaturationDetector()
         self.totals = Totals()
         warm_up(self.totals.lag)
+        # warm-up stages (profile ``warmup = true``): recorded, but apart from the totals
+        self.warmup_totals = Totals()
+        self.warmup_seconds = 0.0
         self.start_epoch = time.time()
         self.started_at = utc_iso(self.start_epoch)
         self.last_end_s = 0.0
@@ -119,7 +122,11 @@ class TargetPipeline:
         end_s = self.elapsed() if end_s is None else end_s
         self.last_end_s = end_s
         self.intervals += 1
-        self.totals.add(iv)
+        if self.profile.stage_at(start_s).warmup:
+            self.warmup_totals.add(iv)
+            self.warmup_seconds += end_s - start_s
+        else:
+            self.totals.add(iv)
         for name, op in iv.ops.items():
             self.hlogs.write(name, "intended", op.intended, start_s, end_s)
             self.hlogs.write(name, "service", op.service, start_s, end_s)
@@ -183,7 +190,8 @@ class TargetPipeline:
 
     def totals_json(self) -> dict[str, Any]:
         c = self.totals.counts
-        duration = max(self.last_end_s, 1e-9)
+        measured_s = self.last_end_s - self.warmup_seconds
+        duration = max(measured_s, 1e-9)
         return {
             "offered": c["offered"],
             "started": c["started"],
@@ -196,7 +204,7 @@ class TargetPipeline:
             "abandoned": max(0, c["offered"] - c["dropped"] - c["completed"]),
             "throughput_ops_s": round(c["completed"] / duration, 2),
             "offered_ops_s": round(c["offered"] / duration, 2),
-            "duration_s": round(self.last_end_s, 3),
+            "duration_s": round(measured_s, 3),
             "lag_ms": {"p99": percentile_ms(self.totals.lag, 99.0),
                        "max": round(self.totals.lag.get_max_value() / 1000.0, 3)},
             "queue_wait_ms": {"p99": percentile_ms(self.totals.queue_wait, 99.0),
@@ -221,6 +229,23 @@ class TargetPipeline:
             "operations": self.operations_json(),
             "stages": self.profile.stage_table(),
             "generator": self.generator,
+            **({"warmup": self.warmup_json()} if self.profile.warmup_s > 0 else {}),
+        }
+
+    def warmup_json(self) -> dict[str, Any]:
+        """The warm-up, reported apart: counts and per-operation latency, never in verdicts."""
+        c = self.warmup_totals.counts
+        ops = self.warmup_totals.operations_json()
+        return {
+            "duration_s": round(self.warmup_seconds, 3),
+            "offered": c["offered"],
+            "completed": c["completed"],
+            "errors": c["errors"],
+            "dropped": c["dropped"],
+            "operations": {
+                k: {"count": v["count"], "errors": v["errors"], "latency_ms": v["latency_ms"]}
+                for k, v in sorted(ops.items(), key=lambda kv: _op_order(kv[0]))
+            },
         }
 
     def write_results(self, *, status: str, error: str | None, ended_at: str | None) -> None:
