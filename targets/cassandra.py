@@ -55,13 +55,15 @@ from cassandra import (
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
 
 from bench.errors import InfraError
 from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
 from targets.reference import invalid_args, invalid_qty
 
 DEFAULT_KEYSPACE = "cartbench"
+#: Execution profile of the hot-path reads (rows as tuples).
+FAST_READS = "cartbench-fast-reads"
 #: Cassandra's unquoted identifiers: a letter, then letters/digits/underscores, at most 48.
 _KEYSPACE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 
@@ -186,6 +188,13 @@ class CassandraStore:
             serial_consistency_level=_consistency(self.serial_consistency),
             request_timeout=request_timeout_s,
         )
+        fast = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(self.local_dc)),
+            consistency_level=_consistency(self.consistency),
+            serial_consistency_level=_consistency(self.serial_consistency),
+            request_timeout=request_timeout_s,
+            row_factory=tuple_factory,
+        )
         kwargs: dict[str, Any] = {}
         self.connection_class = "default (asyncore/libev)"
         if _gevent_patched():
@@ -197,7 +206,7 @@ class CassandraStore:
             contact_points=list(endpoints["contact_points"]),
             port=int(endpoints.get("port", 9042)),
             protocol_version=int(endpoints.get("protocol_version", 5)),
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile, FAST_READS: fast},
             **kwargs,
         )
         try:
@@ -207,6 +216,7 @@ class CassandraStore:
             raise InfraError(f"cassandra: no host reachable at {endpoints['contact_points']}") from exc
         self._lock = threading.Lock()
         self._stmts: dict[str, PreparedStatement] | None = None
+        self._known_skus: set[str] = set()  # SKUs proven to exist (immutable catalogue)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -227,8 +237,20 @@ class CassandraStore:
         except Exception as exc:  # outcomes are values
             return OpResult(outcome_of(exc), error=exc)
 
+    def _read(self, name: str, args: tuple[Any, ...]) -> Any:
+        """A hot-path read: rows as plain tuples (the default named-tuple factory builds a
+        namedtuple class per result, tens of µs per request)."""
+        return self._session.execute(self._s(name), args, execution_profile=FAST_READS)
+
     def _product_exists(self, sku: str) -> bool:
-        return self._exec("exists", (sku,)).one() is not None
+        """The catalogue is immutable between ``prepare`` calls (docs/SEMANTICS.md): a SKU
+        seen once stays known, only unknown SKUs cost a read."""
+        if sku in self._known_skus:
+            return True
+        if self._read("exists", (sku,)).one() is None:
+            return False
+        self._known_skus.add(sku)
+        return True
 
     def _adjust(self, sku: str, delta: int) -> None:
         """Compare-and-set ``stock += delta`` (delta < 0 refuses below zero)."""
@@ -251,6 +273,7 @@ class CassandraStore:
         t0 = time.perf_counter()
         with self._lock:
             self._stmts = None
+            self._known_skus.clear()
         s = self._session
         ks = self.keyspace
         s.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
@@ -269,10 +292,10 @@ class CassandraStore:
             return bad
 
         def op() -> OpResult:
-            row = self._exec("browse", (sku,)).one()
+            row = self._read("browse", (sku,)).one()
             if row is None:
                 return OpResult(Outcome.NOT_FOUND)
-            return OpResult(Outcome.OK, Product(sku, row.name, row.price_cents, row.stock))
+            return OpResult(Outcome.OK, Product(sku, row[0], row[1], row[2]))
 
         return self._run(op)
 
@@ -311,7 +334,7 @@ class CassandraStore:
             return bad
 
         def op() -> OpResult:
-            if self._exec("has_sku", (cart_id, sku)).one() is None:
+            if self._read("has_sku", (cart_id, sku)).one() is None:
                 return OpResult(Outcome.NOT_FOUND)
             self._exec("remove", (cart_id, sku))
             return OpResult(Outcome.OK)
@@ -320,8 +343,8 @@ class CassandraStore:
 
     def _lines(self, cart_id: str) -> dict[str, int]:
         items: dict[str, int] = {}
-        for row in self._exec("view", (cart_id,)):
-            items[row.sku] = items.get(row.sku, 0) + row.qty
+        for sku, qty in self._read("view", (cart_id,)):
+            items[sku] = items.get(sku, 0) + qty
         return items
 
     def view_cart(self, cart_id: str) -> OpResult:

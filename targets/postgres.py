@@ -18,9 +18,11 @@ Connection: the endpoints' ``dsn`` (with the endpoints' ``dbname`` when both are
 host/port/user/password/dbname.  ``prepare`` drops and recreates only its six tables, in that
 database's default schema.
 
-Connections come from a fixed-size ``psycopg_pool.ConnectionPool`` (safe for threads and, when
-locust has monkey-patched first, for greenlets); statements are server-side prepared after
-``prepare_threshold`` executions.
+Connections come from a fixed-size pool (``targets.pgpool``: a deque behind a semaphore, safe
+for threads and, when locust has monkey-patched first, for greenlets, with a gevent-native
+wait); statements are server-side prepared after ``prepare_threshold`` executions.
+``add_item``/``set_quantity`` are one statement each (the cart row is ensured in a
+data-modifying CTE): one round trip, no pipeline-mode bookkeeping in the client.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bench.errors import InfraError
 from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
+from targets.pgpool import ConnectionPool, PgConn, PoolTimeout
 from targets.reference import invalid_args, invalid_qty
 
 SCHEMA = """
@@ -78,14 +80,19 @@ CREATE TABLE order_items (
 );
 """
 
-ENSURE_CART = "INSERT INTO carts (cart_id) VALUES (%s) ON CONFLICT (cart_id) DO NOTHING"
+# One statement per add/set: the CTE ensures the cart row (the FK of cart_items), the main
+# statement upserts the line; the FK check runs at the end of the statement and sees the CTE's row.
+_ENSURE_CART_CTE = (
+    "WITH cart AS (INSERT INTO carts (cart_id) VALUES (%(cart)s) "
+    "ON CONFLICT (cart_id) DO NOTHING) "
+)
 ADD_ITEM = (
-    "INSERT INTO cart_items (cart_id, sku, qty) VALUES (%s, %s, %s) "
-    "ON CONFLICT (cart_id, sku) DO UPDATE SET qty = cart_items.qty + EXCLUDED.qty"
+    _ENSURE_CART_CTE + "INSERT INTO cart_items (cart_id, sku, qty) VALUES (%(cart)s, %(sku)s, "
+    "%(qty)s) ON CONFLICT (cart_id, sku) DO UPDATE SET qty = cart_items.qty + EXCLUDED.qty"
 )
 SET_ITEM = (
-    "INSERT INTO cart_items (cart_id, sku, qty) VALUES (%s, %s, %s) "
-    "ON CONFLICT (cart_id, sku) DO UPDATE SET qty = EXCLUDED.qty"
+    _ENSURE_CART_CTE + "INSERT INTO cart_items (cart_id, sku, qty) VALUES (%(cart)s, %(sku)s, "
+    "%(qty)s) ON CONFLICT (cart_id, sku) DO UPDATE SET qty = EXCLUDED.qty"
 )
 REMOVE_ITEM = "DELETE FROM cart_items WHERE cart_id = %s AND sku = %s"
 PRODUCT_EXISTS = "SELECT 1 FROM products WHERE sku = %s"
@@ -157,33 +164,26 @@ class PostgresStore:
         conninfo = conninfo_of(endpoints)
         self._dbname = str(psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname", ""))
         options = f"-c statement_timeout={statement_timeout_ms}"
-        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
-            conninfo,
-            min_size=pool_size,
-            max_size=pool_size,
-            timeout=pool_timeout_s,
-            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
-                    "options": options},
-            open=False,
-            name="cartbench-postgres",
-        )
         try:
-            self._pool.open(wait=True, timeout=connect_timeout_s)
-        except PoolTimeout as exc:
-            self._pool.close()
+            self._pool = ConnectionPool(
+                conninfo, pool_size, timeout_s=pool_timeout_s,
+                connect_timeout_s=connect_timeout_s, autocommit=True,
+                prepare_threshold=prepare_threshold, options=options,
+            )  # fmt: skip
+        except psycopg.OperationalError as exc:
             raise InfraError(
                 f"postgres: could not open {pool_size} connections to "
-                f"{endpoints.get('host')}:{endpoints.get('port')} within {connect_timeout_s:.0f} s"
+                f"{endpoints.get('host')}:{endpoints.get('port')}: {str(exc).strip()[:200]}"
             ) from exc
 
     # -- plumbing ------------------------------------------------------------------------
 
     @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    def _conn(self) -> Iterator[PgConn]:
         with self._pool.connection() as conn:
             yield conn
 
-    def _run(self, fn: Callable[[psycopg.Connection[tuple[Any, ...]]], OpResult]) -> OpResult:
+    def _run(self, fn: Callable[[PgConn], OpResult]) -> OpResult:
         try:
             with self._conn() as conn:
                 return fn(conn)
@@ -219,7 +219,7 @@ class PostgresStore:
         if bad := invalid_args(sku=sku):
             return bad
 
-        def op(conn: psycopg.Connection[tuple[Any, ...]]) -> OpResult:
+        def op(conn: PgConn) -> OpResult:
             row = conn.execute(BROWSE, (sku,)).fetchone()
             if row is None:
                 return OpResult(Outcome.NOT_FOUND)
@@ -240,19 +240,15 @@ class PostgresStore:
         return self._run(lambda conn: self._upsert(conn, SET_ITEM, cart_id, sku, qty))
 
     @staticmethod
-    def _upsert(conn: psycopg.Connection[tuple[Any, ...]], sql: str, cart_id: str, sku: str,
-                qty: int) -> OpResult:
-        # Two statements in one pipeline: one network round trip, still autocommit each.
-        with conn.pipeline():
-            conn.execute(ENSURE_CART, (cart_id,))
-            conn.execute(sql, (cart_id, sku, qty))
+    def _upsert(conn: PgConn, sql: str, cart_id: str, sku: str, qty: int) -> OpResult:
+        conn.execute(sql, {"cart": cart_id, "sku": sku, "qty": qty})
         return OpResult(Outcome.OK)
 
     def remove_item(self, cart_id: str, sku: str) -> OpResult:
         if bad := invalid_args(cart_id, sku):
             return bad
 
-        def op(conn: psycopg.Connection[tuple[Any, ...]]) -> OpResult:
+        def op(conn: PgConn) -> OpResult:
             deleted = conn.execute(REMOVE_ITEM, (cart_id, sku)).rowcount
             return OpResult(Outcome.OK if deleted else Outcome.NOT_FOUND)
 
@@ -260,7 +256,7 @@ class PostgresStore:
 
     @staticmethod
     def _remove_known(
-        conn: psycopg.Connection[tuple[Any, ...]], cart_id: str, sku: str
+        conn: PgConn, cart_id: str, sku: str
     ) -> OpResult:
         """set_quantity(..., 0): remove the line; an unknown SKU is not_found either way."""
         deleted = conn.execute(REMOVE_ITEM, (cart_id, sku)).rowcount
@@ -277,7 +273,7 @@ class PostgresStore:
         if bad := invalid_args(cart_id):
             return bad
 
-        def op(conn: psycopg.Connection[tuple[Any, ...]]) -> OpResult:
+        def op(conn: PgConn) -> OpResult:
             with conn.transaction():
                 lines = conn.execute(LOCK_CART, (cart_id,)).fetchall()
                 if not lines:
@@ -317,6 +313,7 @@ class PostgresStore:
             "store": "postgres",
             "driver": f"psycopg {psycopg.__version__}",
             "dbname": self._dbname,
+            "pool": "targets.pgpool (deque + semaphore)",
             "pool_size": self._pool_size,
             "prepare_threshold": self._prepare_threshold,
             "statement_timeout_ms": self._statement_timeout_ms,

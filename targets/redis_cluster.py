@@ -206,6 +206,7 @@ class RedisClusterStore:
         except rexc.RedisError as exc:
             raise InfraError(f"redis-cluster: cannot connect to {first.host}:{first.port}: {exc}") from exc
         self._sha = {name: self._rc.script_load(src) for name, src in self._scripts().items()}
+        self._known_skus: set[str] = set()  # SKUs proven to exist (immutable catalogue)
 
     @staticmethod
     def _scripts() -> dict[str, str]:
@@ -244,12 +245,21 @@ class RedisClusterStore:
             return OpResult(outcome_of(exc), error=exc)
 
     def _product_exists(self, sku: str) -> bool:
-        return bool(self._rc.exists(self._keys.product(sku)))
+        """The catalogue is immutable between ``prepare`` calls (docs/SEMANTICS.md), so a SKU
+        seen once stays known: only unknown SKUs cost a request.  A single-key ``EXISTS``
+        command — ``RedisCluster.exists`` builds a cross-slot pipeline even for one key."""
+        if sku in self._known_skus:
+            return True
+        if self._rc.execute_command("EXISTS", self._keys.product(sku)):
+            self._known_skus.add(sku)
+            return True
+        return False
 
     # -- contract ------------------------------------------------------------------------
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
         t0 = time.perf_counter()
+        self._known_skus.clear()
         if self._keys.prefix:
             self._delete_prefixed()
         else:  # no prefix: the cluster is ours (native/docker launchers)
