@@ -9,42 +9,29 @@ datastores, stores talk to them, the engine offers load and measures, the ledger
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import registry
+from bench import lifecycle, registry
 from bench.errors import CartbenchError, InfraError
-from bench.launchers.base import Launcher, ProgressFn, TargetSpec, Topology
+from bench.launchers.base import Launcher, ProgressFn, Topology
 from bench.provenance import run_context
+from bench.results import (
+    DEFAULT_SLO_P99_9_MS,
+    SCHEMA_VERSION,
+    RunResults,
+    new_run_dir,
+    not_ok,
+    slo_block,
+    start_timeseries,
+    utc_iso,
+)
 
-SCHEMA_VERSION = 1
 log = logging.getLogger("cartbench")
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def new_run_dir(parent: Path) -> tuple[str, Path]:
-    run_id = secrets.token_hex(3)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = parent / f"{stamp}-{run_id}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    return run_id, run_dir
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
-    tmp.replace(path)
 
 
 def public_topology(topo: Topology) -> dict[str, Any]:
@@ -66,26 +53,6 @@ def public_topology(topo: Topology) -> dict[str, Any]:
 
 
 @dataclass
-class RunResults:
-    """The in-memory ``results.json``; ``flush()`` writes it atomically."""
-
-    run_dir: Path
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def path(self) -> Path:
-        return self.run_dir / "results.json"
-
-    def target(self, name: str) -> dict[str, Any]:
-        targets: dict[str, Any] = self.data.setdefault("targets", {})
-        block: dict[str, Any] = targets.setdefault(name, {"status": "pending", "error": None})
-        return block
-
-    def flush(self) -> None:
-        write_json_atomic(self.path, self.data)
-
-
-@dataclass
 class RunOptions:
     targets: list[str]
     profile: Any  # workloads.profile.Profile
@@ -99,7 +66,7 @@ class RunOptions:
     cpus: float | None = None
     memory: str | None = None
     store_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    slo_p99_9_ms: float = 300.0
+    slo_p99_9_ms: float = DEFAULT_SLO_P99_9_MS
     master_port: int = 5557
     remote_workers: bool = False
 
@@ -132,7 +99,7 @@ def run_all(
         "schema_version": SCHEMA_VERSION,
         "run": {
             "id": run_id,
-            "started_at": utc_now(),
+            "started_at": utc_iso(),
             "ended_at": None,
             "profile": dict(opts.profile.to_json(), seed=opts.seed),
             "launcher": launcher.name,
@@ -149,6 +116,7 @@ def run_all(
         "targets": {},
     }
     results.flush()
+    start_timeseries(run_dir)
     progress(f"run {run_id}: results in {run_dir}")
     try:
         for target in opts.targets:
@@ -162,7 +130,7 @@ def run_all(
                 block["error"] = "interrupted by the user"
         raise
     finally:
-        results.data["run"]["ended_at"] = utc_now()
+        results.data["run"]["ended_at"] = utc_iso()
         results.flush()
         logging.getLogger().removeHandler(handler)
         handler.close()
@@ -186,20 +154,15 @@ def _run_target(
     entry = registry.get(target)
     block = results.target(target)
     block["status"] = "running"
-    block["started_at"] = utc_now()
+    block["started_at"] = utc_iso()
     results.flush()
     run_id = results.data["run"]["id"]
-    spec = TargetSpec(
-        target=target,
-        run_id=run_id,
-        base_dir=state_dir / "runs" / run_id / target,
-        nodes=opts.nodes if entry.run_nodes else None,
-        durability=opts.durability,
-        cpuset=opts.cpuset,
-        cpus=opts.cpus,
-        memory=opts.memory,
-        max_connections=max(300, opts.in_flight_cap + 50),
-    )
+    spec = lifecycle.spec_for(
+        target, run_id, state_dir / "runs" / run_id / target,
+        lifecycle.TopologyOptions(nodes=opts.nodes, durability=opts.durability,
+                                  cpuset=opts.cpuset, cpus=opts.cpus, memory=opts.memory,
+                                  in_flight_cap=opts.in_flight_cap),
+        all_nodes=False)
     topo: Topology | None = None
     store = None
     try:
@@ -254,7 +217,7 @@ def _run_target(
             block["audit"] = {"skipped": "each worker process has its own in-memory store"}
         else:
             block["audit"] = load.ledger.audit(store.snapshot(), catalog)
-        block["slo"] = _slo(block, opts.slo_p99_9_ms)
+        block["slo"] = slo_block(block, opts.slo_p99_9_ms)
         block["status"] = load.status  # "ok", or "interrupted"/"failed" as the engine saw it
         if load.status == "interrupted":
             raise KeyboardInterrupt
@@ -269,7 +232,7 @@ def _run_target(
         progress(f"[red]{target}: failed: {type(exc).__name__}: {exc}[/red]")
         log.exception("%s failed", target)
     finally:
-        block["ended_at"] = utc_now()
+        block["ended_at"] = utc_iso()
         results.flush()
         if store is not None:
             try:
@@ -283,15 +246,8 @@ def _run_target(
             log.info("%s stopped in %.1f s", target, time.monotonic() - t0)
 
 
-def _slo(block: dict[str, Any], p99_9_ms: float) -> dict[str, Any]:
-    worst = 0.0
-    for op in block.get("operations", {}).values():
-        worst = max(worst, float(op["latency_ms"]["intended"]["p99_9"]))
-    return {"p99_9_ms": p99_9_ms, "worst_op_p99_9_ms": worst, "met": worst <= p99_9_ms}
-
-
 def failed_targets(results: RunResults) -> list[str]:
-    return [t for t, b in results.data.get("targets", {}).items() if b.get("status") != "ok"]
+    return not_ok(results.data)
 
 
 __all__ = ["InfraError", "RunOptions", "RunResults", "failed_targets", "run_all"]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
+from bench.results import worst_op
 from reports import stats
 from reports.load import Run, load_run
 
@@ -119,14 +120,7 @@ def target_metrics(run: Run, summary: stats.TargetSummary) -> dict[str, Any]:
 
 
 def _worst(ops: dict[str, Any], kind: str, key: str) -> float | None:
-    values = []
-    for data in ops.values():
-        if not isinstance(data, dict) or not data.get("count", 1):
-            continue
-        value = ((data.get("latency_ms") or {}).get(kind) or {}).get(key)
-        if isinstance(value, int | float):
-            values.append(float(value))
-    return max(values) if values else None
+    return worst_op(ops, key, kind)[1]
 
 
 def _int(value: Any) -> int | None:

@@ -25,9 +25,11 @@ from typing import Any
 
 import pandas as pd
 
+from bench.results import DEFAULT_SLO_P99_9_MS
+from bench.results import worst_op as worst_operation
 from reports.load import Run
 
-DEFAULT_SLO_MS = 300.0  # Dynamo's SLA: 300 ms at p99.9 (DeCandia et al., SOSP 2007)
+DEFAULT_SLO_MS = DEFAULT_SLO_P99_9_MS  # Dynamo's SLA: 300 ms at p99.9 (bench.results)
 DEFAULT_WINDOW_S = 10
 DEFAULT_MAX_FAILURE_PCT = 1.0
 
@@ -148,7 +150,7 @@ def summarize_target(run: Run, name: str, *, slo_ms: float, window_s: int,
         inside = frame[(frame["t_s"] >= peak[0]) & (frame["t_s"] < peak[1])]
         p99_peak = _max_or_none(inside["intended_p99_ms"])
         p999_peak = _max_or_none(inside["intended_p99_9_ms"])
-    worst_op, worst = _worst_op(t.get("operations") or {}, "p99_9")
+    worst_op, worst = worst_operation(t.get("operations") or {}, "p99_9")
     offered = int(totals.get("offered", 0))
     errors = int(totals.get("errors", 0))
     dropped = int(totals.get("dropped", 0))
@@ -289,17 +291,6 @@ def best_per_column(targets: Sequence[TargetSummary],
         best[col.key] = frozenset(k for k, v in values.items()
                                   if math.isclose(v, target_value, rel_tol=1e-9))
     return best
-
-
-def _worst_op(operations: dict[str, Any], key: str) -> tuple[str | None, float | None]:
-    worst_op, worst = None, None
-    for op, data in operations.items():
-        value = ((data.get("latency_ms") or {}).get("intended") or {}).get(key)
-        if not isinstance(value, int | float) or not data.get("count", 1):
-            continue
-        if worst is None or value > worst:
-            worst_op, worst = op, float(value)
-    return worst_op, worst
 
 
 def _max_or_none(series: pd.Series) -> float | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,9 +138,8 @@ def run(
     from bench import engine
 
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
-    from bench import orchestrator
-    from bench.commands.lifecycle import make_launcher, parse_images
-    from bench.osutil import parse_cpuset, validate_cpuset
+    from bench import lifecycle, orchestrator
+    from bench.osutil import validate_cpuset
     from bench.paths import state_dir
     from bench.registry import expand
     from workloads import load_profile
@@ -154,8 +152,7 @@ def run(
     validate_cpuset(cpuset)
     validate_cpuset(generator_cpuset)
     prof = load_profile(profile, scale=scale, duration=duration, rate=rate)
-    if generator_cpuset:
-        os.sched_setaffinity(0, parse_cpuset(generator_cpuset))
+    lifecycle.pin_generator(generator_cpuset)
     store_options: dict[str, dict[str, Any]] = {}
     if consistency:
         store_options["cassandra"] = {"consistency": consistency.upper()}
@@ -175,13 +172,8 @@ def run(
         master_port=master_port,
         remote_workers=remote_workers,
     )
-    if targets == ["reference"]:
-        from bench.launchers.reference import ReferenceLauncher
-
-        launch: Any = ReferenceLauncher()
-        reason = "reference store (in-memory oracle, no datastore)"
-    else:
-        launch, reason = make_launcher(launcher, endpoints, parse_images(images))
+    launch, reason = lifecycle.select_launcher(
+        launcher, endpoints, lifecycle.parse_images(images), targets)
     _progress(
         f"launcher: {launch.name} ({reason}); profile {prof.name}: "
         f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
@@ -229,6 +221,8 @@ def _render(run_dir: Path) -> None:
 
 
 def _summary_table(data: dict[str, Any]) -> Table:
+    from bench.results import DEFAULT_SLO_P99_9_MS, worst_op
+
     table = Table(
         title=f"cartbench run {data['run']['id']} — profile {data['run']['profile']['name']}"
     )
@@ -242,20 +236,14 @@ def _summary_table(data: dict[str, Any]) -> Table:
         "dropped",
         "lost writes",
         "oversold",
-        "SLO p99.9≤300ms",
+        f"SLO p99.9≤{DEFAULT_SLO_P99_9_MS:g}ms",
         "generator",
     ):
         table.add_column(col)
     for name, t in data.get("targets", {}).items():
         totals = t.get("totals", {})
-        worst99 = max(
-            (op["latency_ms"]["intended"]["p99"] for op in t.get("operations", {}).values()),
-            default=0.0,
-        )
-        worst999 = max(
-            (op["latency_ms"]["intended"]["p99_9"] for op in t.get("operations", {}).values()),
-            default=0.0,
-        )
+        worst99 = worst_op(t.get("operations") or {}, "p99")[1] or 0.0
+        worst999 = worst_op(t.get("operations") or {}, "p99_9")[1] or 0.0
         audit = t.get("audit", {})
         slo = t.get("slo", {})
         table.add_row(

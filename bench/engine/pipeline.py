@@ -18,7 +18,8 @@ from bench.engine.hdrstats import warm_up
 from bench.engine.ledger import Ledger
 from bench.engine.recorder import Interval, Totals, percentile_ms, release
 from bench.engine.saturation import SaturationDetector
-from bench.engine.writers import HlogSet, TimeseriesWriter, utc_iso, write_json_atomic
+from bench.engine.writers import HlogSet, TimeseriesWriter
+from bench.results import RESULTS_FILE, SCHEMA_VERSION, utc_iso, write_json_atomic
 from workloads import OPERATIONS, Profile
 
 
@@ -94,7 +95,7 @@ class TargetPipeline:
         self.profile = profile
         self.run_dir = run_dir
         self.doc: dict[str, Any] = (
-            results_doc if results_doc is not None else {"schema_version": 1, "run": {}}
+            results_doc if results_doc is not None else {"schema_version": SCHEMA_VERSION, "run": {}}
         )
         self.doc.setdefault("targets", {})
         self.on_interval = on_interval
@@ -252,7 +253,7 @@ class TargetPipeline:
         targets: dict[str, dict[str, Any]] = self.doc["targets"]
         entry = targets.setdefault(self.target, {})
         entry.update(self._target_doc(status, error, ended_at))
-        write_json_atomic(self.run_dir / "results.json", self.doc, fsync=status != "running")
+        write_json_atomic(self.run_dir / RESULTS_FILE, self.doc, fsync=status != "running")
 
     def finish(self, *, status: str, error: str | None, ledger: Ledger) -> TargetLoadResult:
         ended_at = utc_iso()

@@ -1,57 +1,20 @@
-"""Results on disk: HdrHistogram interval logs, ``timeseries.csv``, atomic ``results.json``.
+"""The engine's per-interval files: HdrHistogram interval logs and ``timeseries.csv``.
 
-Owned by the load engine; the format is docs/RESULTS.md.  Every writer flushes at each
-interval so a crash or Ctrl-C leaves everything up to the last second on disk.
+Every writer flushes at each interval, so a crash or Ctrl-C leaves everything up to the last
+second on disk.  The schema (columns, timestamps, ``results.json`` and its atomic writer) is
+``bench.results``; docs/RESULTS.md describes it.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import os
-import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
-TIMESERIES_COLUMNS = (
-    "target", "t_s", "stage", "offered_rate", "offered", "started", "completed", "errors",
-    "dropped", "queued", "in_flight",
-    "intended_p50_ms", "intended_p99_ms", "intended_p99_9_ms", "intended_max_ms",
-    "service_p50_ms", "service_p99_ms", "service_p99_9_ms", "service_max_ms",
-    "lag_p99_ms", "queue_wait_p99_ms", "generator_cpu_pct", "errors_by_type",
-)  # fmt: skip
-
-
-def write_json_atomic(path: Path, doc: dict[str, Any], *, fsync: bool = True) -> None:
-    """Write ``doc`` to ``path`` via a temp file in the same directory and ``os.replace``.
-
-    Readers never see a partial file.  ``fsync=False`` (the per-second rewrites during a run)
-    skips the flush to disk, which can block the generator's event loop for tens of ms on a
-    machine whose disk is busy with the datastores; the final write is fsynced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            # indent only when fsyncing (final write): the C encoder is used without indent
-            f.write(json.dumps(doc, indent=1 if fsync else None))
-            f.write("\n")
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def utc_iso(epoch_s: float | None = None) -> str:
-    ts = time.time() if epoch_s is None else epoch_s
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+from bench.results import TIMESERIES_COLUMNS, utc_iso
 
 
 class HlogSet:

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import time
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology, no_progress
+from bench.results import utc_iso
 
 CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM",
                       "LOCAL_ONE")
@@ -266,7 +266,7 @@ class ExternalLauncher:
             settings={**settings, "managed_by": "the user (external endpoints)"},
             resources={"note": "unknown: external servers are not resource-limited by cartbench"},
             time_to_ready_s=round(time.monotonic() - t0, 3),
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=utc_iso(),
             base_dir=str(spec.base_dir), durability="external",
             extra={"endpoints_file": str(Path(where).resolve())},
         )

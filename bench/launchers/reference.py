@@ -7,10 +7,9 @@ used where a real datastore is the point.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bench.errors import UsageError
 from bench.launchers.base import ProgressFn, TargetSpec, Topology, no_progress
+from bench.results import utc_iso
 
 
 class ReferenceLauncher:
@@ -27,7 +26,7 @@ class ReferenceLauncher:
             settings={"durability": "none (process memory)"},
             resources={},
             time_to_ready_s=0.0,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=utc_iso(),
             base_dir=str(spec.base_dir),
         )
 

@@ -111,3 +111,35 @@ def test_ctrl_c_keeps_results_and_leaves_nothing(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert _leftovers(tmp_path, run_id) == []
     assert not list((tmp_path / "state").glob("topologies/*.json"))
+
+
+def test_ctrl_c_while_cassandra_starts_gives_a_renderable_report(tmp_path: Path) -> None:
+    """Interrupted before its load began, the target's block has no totals; the report of the
+    run still renders (at the end of `bench run` and again with `bench report`)."""
+    out = tmp_path / "results"
+    proc = subprocess.Popen(
+        [*BENCH, "run", "--launcher", "native", "--target", "cassandra", "--nodes", "1",
+         "--rate", "50", "--duration", "5", "--out", str(out)],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not osutil.processes_under(tmp_path / "state"):
+            time.sleep(0.05)  # the JVM exists: Cassandra is starting, not yet loaded
+        assert osutil.processes_under(tmp_path / "state"), "cassandra never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "report not rendered" not in err, err[-2000:]
+    run_dir = _run_dir(out)
+    data = json.loads((run_dir / "results.json").read_text())
+    block = data["targets"]["cassandra"]
+    assert block["status"] == "interrupted" and "totals" not in block
+    assert (run_dir / "index.html").exists()
+    rep = subprocess.run([*BENCH, "report", str(run_dir)], env=_env(tmp_path),
+                         capture_output=True, text=True, timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    assert _leftovers(tmp_path, data["run"]["id"]) == []

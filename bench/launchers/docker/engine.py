@@ -57,7 +57,7 @@ def ensure_image(client: Any, name: str) -> str:
         reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:140]
         raise InfraError(
             f"image {name} is not present and could not be pulled ({reason}); {BUILD_HINT} "
-            "and pass the offline images (e.g. images={'postgres': 'cartbench/postgres:15-offline'})"
+            "and pass the offline images (e.g. --image postgres=cartbench/postgres:15-offline)"
         ) from None
     return name
 

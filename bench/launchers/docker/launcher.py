@@ -16,7 +16,6 @@ import secrets
 import tarfile
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
@@ -38,6 +37,7 @@ from bench.launchers.docker.specs import (
     resolve_images,
     resources_for,
 )
+from bench.results import utc_iso
 
 
 def target_module(target: str) -> ModuleType:
@@ -129,7 +129,7 @@ class DockerLauncher:
             target=spec.target, launcher=self.name, run_id=spec.run_id, nodes=nodes,
             endpoints=endpoints, version="unknown", settings=settings,
             resources=resources.record(), time_to_ready_s=0.0,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=utc_iso(),
             base_dir=str(spec.base_dir), durability=spec.durability,
             extra={"network": net_name, "subnet": f"{prefix}.0/24", "images": dict(self.images),
                    "labels": {LABEL_RUN: spec.run_id, LABEL_TARGET: spec.target}},

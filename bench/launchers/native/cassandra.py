@@ -22,7 +22,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from bench.errors import InfraError, UsageError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
 from bench.launchers.config import cassandra as cc
 from bench.paths import SETUP_COMMAND, cassandra_lib_dir
+from bench.results import utc_iso
 
 STARTUP_TIMEOUT_S = 300.0
 DRIVER_TIMEOUT_S = 60.0
@@ -358,7 +358,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         settings=cc.settings(durability, tuning, heap, processors),
         resources={"cpuset": spec.cpuset, "heap_per_node": heap,
                    "active_processor_count": processors},
-        time_to_ready_s=0.0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        time_to_ready_s=0.0, started_at=utc_iso(),
         base_dir=str(root), durability=spec.durability,
         extra={"claim_file": str(claim), "java": java, "java_version": java_version,
                "lib_dir": str(cassandra_lib_dir()), "startup_timeout_s": timeout,

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from bench.errors import InfraError
 from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
 from bench.launchers.config.postgres import DBNAME, USER, server_settings
 from bench.paths import SETUP_COMMAND
+from bench.results import utc_iso
 
 PG_BIN_DIRS = (
     "/usr/lib/postgresql/15/bin",
@@ -148,7 +148,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         settings=settings,
         resources={"cpuset": spec.cpuset},
         time_to_ready_s=0.0,
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        started_at=utc_iso(),
         base_dir=str(root),
         durability=spec.durability,
         extra={"cleanup_dirs": [str(root.parent)], "os_user": user},

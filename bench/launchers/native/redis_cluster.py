@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from bench.launchers.base import Node, ProgressFn, TargetSpec, Topology
 from bench.launchers.config.redis_cluster import HOST, node_settings
 from bench.launchers.native import stop_nodes
 from bench.paths import SETUP_COMMAND
+from bench.results import utc_iso
 
 
 def node_argv(server: str, port: int, node_dir: Path, settings: dict[str, str]) -> list[str]:
@@ -92,7 +92,7 @@ def up(spec: TargetSpec, progress: ProgressFn) -> Topology:
         settings=dict(settings, masters=str(count // 2), replicas_per_master="1"),
         resources={"cpuset": spec.cpuset},
         time_to_ready_s=0.0,
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        started_at=utc_iso(),
         base_dir=str(root),
         durability=spec.durability,
     )
