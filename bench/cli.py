@@ -54,6 +54,7 @@ _COMMANDS: dict[str, Callable[[], click.Command]] = {
     "status": _lazy("bench.commands.lifecycle", "status"),
     "run": _lazy("bench.commands.run", "run"),
     "worker": _lazy("bench.commands.run", "worker"),
+    "findmax": _lazy("bench.commands.findmax", "findmax"),
     "list": _lazy("bench.commands.run", "list_cmd"),
     "report": _lazy("bench.commands.report", "report"),
     "compare": _lazy("bench.commands.report", "compare"),

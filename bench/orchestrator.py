@@ -69,6 +69,24 @@ class RunOptions:
     slo_p99_9_ms: float = DEFAULT_SLO_P99_9_MS
     master_port: int = 5557
     remote_workers: bool = False
+    # replaces load + audit + slo for each target (``bench findmax``); None: ``bench run``
+    target_body: Callable[[TargetRun], None] | None = None
+
+
+@dataclass
+class TargetRun:
+    """What a ``target_body`` gets: a prepared store inside the target's up/down. It must
+    fill ``block`` (``status`` at least); failures and teardown stay the orchestrator's."""
+
+    target: str
+    store: Any  # targets.base.CartStore
+    catalog: Any  # targets.base.Catalog
+    block: dict[str, Any]
+    results: RunResults
+    run_dir: Path
+    store_spec: Any  # bench.engine.StoreSpec
+    on_interval: Callable[[Any], None]
+    progress: ProgressFn
 
 
 def setup_logging(run_dir: Path) -> logging.Handler:
@@ -193,6 +211,17 @@ def _run_target(
         # a multi-hundred-millisecond gen-2 pause is a generator stall, not the datastore's.
         gc.collect()
         gc.freeze()
+        store_spec = engine.StoreSpec(
+            target, topo.endpoints, store_options, prepare_in_worker=entry.process_local
+        )
+        if opts.target_body is not None:
+            # another command's load on the same up → prepare → … → down (bench findmax)
+            opts.target_body(
+                TargetRun(target, store, catalog, block, results, run_dir, store_spec,
+                          interval_cb, progress)
+            )
+            gc.unfreeze()
+            return
         load = engine.run_load(
             store,
             target,
@@ -204,9 +233,7 @@ def _run_target(
             catalog=catalog,
             on_interval=interval_cb,
             results_doc=results.data,
-            store_spec=engine.StoreSpec(
-                target, topo.endpoints, store_options, prepare_in_worker=entry.process_local
-            ),
+            store_spec=store_spec,
             master_port=opts.master_port if opts.workers else None,
             spawn_workers=not opts.remote_workers,
         )

@@ -196,3 +196,62 @@ def overview_figure(kind: str, frames: Sequence[tuple[str, int, pd.DataFrame]],
         traces.append(slo_trace(slo_ms, [x for _, _, f in frames for x in _r(f["t_s"])]))
     _shade(layout, stages, ())
     return _fig(traces, layout)
+
+
+def findmax_latency_figure(ft: Any, index: int) -> dict[str, Any]:
+    """``bench findmax``: worst-operation latency against offered rate, one point per step;
+    intended solid, service dotted; the SLO line(s) and the knee (highest passing rate)."""
+    steps = ft.steps
+    x = [round(float(s["offered_ops_s"]), 1) for s in steps]
+    traces: list[go.BaseTraceType] = []
+    styles = (("p50", "#3e9b4f"), ("p99", "#d97706"), ("p99_9", "#b91c1c"))
+    for kind, dash, width in (("intended", "solid", 2.0), ("service", "dot", 1.2)):
+        for key, col in styles:
+            traces.append(go.Scatter(
+                x=x, y=[s["latency_ms"][kind][key] for s in steps],
+                name=f"{kind} {key.replace('_', '.')}", mode="lines+markers",
+                line={"color": col, "dash": dash, "width": width},
+                marker={"symbol": ["circle" if s["passed"] else "x" for s in steps],
+                        "size": 8 if kind == "intended" else 5}))
+    for term, ms in ft.slo_lines:
+        traces.append(go.Scatter(x=[min(x, default=0), max(x, default=1)], y=[ms, ms],
+                                 name=f"SLO {term}", mode="lines", hoverinfo="skip",
+                                 line={"color": "#b91c1c", "width": 1, "dash": "dash"}))
+    layout = _base_layout(f"{ft.name}: latency against offered rate (× = failed step)",
+                          "ms (log)", log_y=True, x_title="offered operations / s")
+    layout["hovermode"] = "closest"
+    _knee(layout, ft)
+    return _fig(traces, layout)
+
+
+def findmax_throughput_figure(ft: Any, index: int) -> dict[str, Any]:
+    """``bench findmax``: achieved against offered rate per step, with the ideal diagonal."""
+    steps = ft.steps
+    x = [round(float(s["offered_ops_s"]), 1) for s in steps]
+    top = max(x, default=1.0)
+    traces: list[go.BaseTraceType] = [
+        go.Scatter(x=[0, top], y=[0, top], name="achieved = offered", mode="lines",
+                   hoverinfo="skip", line={"color": "#9aa5b1", "dash": "dash", "width": 1}),
+        go.Scatter(x=x, y=[round(float(s["achieved_ops_s"]), 1) for s in steps],
+                   name="achieved", mode="lines+markers",
+                   line={"color": colour(ft.name, index), "width": 2.5},
+                   marker={"symbol": ["circle" if s["passed"] else "x" for s in steps],
+                           "size": 9}),
+    ]
+    layout = _base_layout(f"{ft.name}: achieved against offered rate", "operations / s",
+                          x_title="offered operations / s")
+    layout["hovermode"] = "closest"
+    _knee(layout, ft)
+    return _fig(traces, layout)
+
+
+def _knee(layout: dict[str, Any], ft: Any) -> None:
+    if ft.max_rate is None:
+        return
+    layout["shapes"] = [*layout.get("shapes", []), {
+        "type": "line", "xref": "x", "yref": "paper", "x0": ft.max_rate, "x1": ft.max_rate,
+        "y0": 0, "y1": 1, "line": {"color": "#1f2933", "width": 1.5, "dash": "dot"}}]
+    layout["annotations"] = [*layout.get("annotations", []), {
+        "xref": "x", "yref": "paper", "x": ft.max_rate, "y": 1.0, "yanchor": "bottom",
+        "text": f"knee: {ft.max_rate:,.0f}/s", "showarrow": False,
+        "font": {"size": 11, "color": "#1f2933"}}]

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from reports import context_tables, plots, stats
+from reports import context_tables, findmax, plots, stats
 from reports.load import Run, load_run
 
 HERE = Path(__file__).parent
@@ -142,8 +142,18 @@ def report_context(run: Run, *, slo_ms: float | None = None,
                   if op in (run.targets[name].get("operations") or {})]
         if any(s for _, _, s in series):
             spectra.append((op, charts.add(plots.spectrum_figure(op, series, summary.slo_ms))))
+    fm_targets = findmax.targets(run.results)
+    fm: dict[str, Any] | None = None
+    if fm_targets:
+        names = list(run.targets)
+        fm = {"headline": findmax.headline(run.results), "targets": [
+            {"name": ft.name, "steps": sorted(ft.steps, key=lambda s: s["index"]), "charts": [
+                charts.add(plots.findmax_latency_figure(ft, names.index(ft.name))),
+                charts.add(plots.findmax_throughput_figure(ft, names.index(ft.name)))]}
+            for ft in fm_targets]}
     profile = run.run_info.get("profile") or {}
     return {
+        "findmax": fm,
         "run": run.run_info, "run_dir": run.path.name, "summary": summary,
         "columns": stats.SUMMARY_COLUMNS, "sections": sections, "overview": overview,
         "spectra": spectra, "run_rows": context_tables.run_rows(run),

@@ -1,0 +1,99 @@
+"""``bench findmax`` end to end against the reference store, through the CLI (fast).
+
+The real-datastore run is tests/integration/test_findmax_postgres.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import findmax as fm
+
+VERDICTS = {fm.HELD, fm.AT_MAX_RATE, fm.GENERATOR_LIMIT, fm.NO_PASSING_STEP, fm.CAPPED}
+
+
+def bench(tmp_path: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CARTBENCH_STATE=str(tmp_path / "state"))
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, check=False)
+
+
+def only_run(parent: Path) -> Path:
+    (run_dir,) = [p for p in parent.iterdir() if (p / "results.json").exists()]
+    return run_dir
+
+
+def test_findmax_reference_end_to_end(tmp_path: Path) -> None:
+    res = bench(tmp_path, "findmax", "--target", "reference", "--start-rate", "40",
+                "--max-rate", "160", "--step", "2", "--warmup", "1", "--max-steps", "5",
+                "--out", str(tmp_path / "runs"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    run_dir = only_run(tmp_path / "runs")
+    data = json.loads((run_dir / "results.json").read_text())
+    block = data["targets"]["reference"]
+    f = block["findmax"]
+    assert f["verdict"] in VERDICTS
+    assert 2 <= len(f["steps"]) <= 5
+    assert f["steps"][0]["rate_ops_s"] == 40 and f["steps"][0]["phase"] == "grow"
+    assert f["bounds"]["max_steps"] == 5 and f["criteria"]["slo"] == ["p99.9<=300ms"]
+    for st in f["steps"]:
+        assert st["offered_ops_s"] > 0 and "intended" in st["latency_ms"]
+        step_dir = run_dir / st["dir"]
+        assert (step_dir / "timeseries.csv").exists()
+        assert list((step_dir / "hdr" / "reference").glob("*.intended.hlog"))
+    if f["max_rate_ops_s"] is not None:
+        rep = f["steps"][-1]
+        assert rep["phase"] == "repeat" and rep["rate_ops_s"] == f["max_rate_ops_s"]
+        assert rep["dir"] == "."  # the repeat is the target's block, like bench run
+        assert list((run_dir / "hdr" / "reference").glob("*.intended.hlog"))
+        assert block["totals"]["offered_ops_s"] > 0 and block["warmup"]["offered"] > 0
+    assert block["slo"]["terms"][0]["term"] == "p99.9<=300ms"
+    # the terminal: a summary table and the headline sentence
+    assert "cartbench findmax" in res.stdout and "within p99.9<=300ms on" in res.stdout
+    html = (run_dir / "index.html").read_text()
+    assert "Highest sustainable rate within the SLO" in html
+    assert "latency against offered rate" in html and "achieved against offered" in html
+    # readable by report, compare and history like a bench run
+    assert bench(tmp_path, "report", str(run_dir)).returncode == 0
+    cmp = bench(tmp_path, "compare", str(run_dir), str(run_dir))
+    assert cmp.returncode == 0, cmp.stderr[-2000:]
+    hist = bench(tmp_path, "history", "add", str(run_dir), "--into", str(tmp_path / "hist"))
+    assert hist.returncode == 0, hist.stderr[-2000:]
+
+
+def test_an_unsatisfiable_slo_is_a_clear_no_passing_step_verdict(tmp_path: Path) -> None:
+    # a checkout SLO on a mix without checkouts can never be met, on any machine
+    prof = tmp_path / "browse.toml"
+    prof.write_text('name = "browse"\ncarts = 50\n[mix]\nbrowse = 1.0\n[catalog]\n'
+                    'products = 50\n[[stages]]\nduration_s = 1\nrate = 1\n')
+    res = bench(tmp_path, "findmax", "--target", "reference", "--slo", "checkout:p99<=300ms",
+                "--profile", str(prof), "--start-rate", "20", "--step", "1", "--warmup", "0",
+                "--out", str(tmp_path / "runs"), "--no-report")
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads((only_run(tmp_path / "runs") / "results.json").read_text())
+    f: dict[str, Any] = data["targets"]["reference"]["findmax"]
+    assert f["verdict"] == fm.NO_PASSING_STEP and f["max_rate_ops_s"] is None
+    assert len(f["steps"]) == 1
+    assert "reference: no passing step (lowest rate tried 20 ops/s)" in res.stdout
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (["--start-rate", "500", "--max-rate", "100"], "the search range is empty"),
+    (["--slo", "p99.9<=fast"], "bad --slo term"),
+    (["--max-errors", "200%"], "errors must be between 0% and 100%"),
+    (["--target", "mongodb"], "mongodb"),
+    (["--max-time", "5"], "shorter than one step"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], msg: str) -> None:
+    res = bench(tmp_path, "findmax", "--target", "reference", *args,
+                "--out", str(tmp_path / "runs"))
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], lines
+    assert "Traceback" not in res.stderr
