@@ -136,8 +136,7 @@ def findmax(target: str, slos: tuple[str, ...], max_errors: str, profile: str,
     from bench import engine
 
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
-    from bench import orchestrator
-    from bench.commands.lifecycle import make_launcher, parse_images
+    from bench import lifecycle, orchestrator
     from bench.commands.run import _render
     from bench.findmax import Bounds, Criteria, Search
     from bench.osutil import validate_cpuset
@@ -162,13 +161,8 @@ def findmax(target: str, slos: tuple[str, ...], max_errors: str, profile: str,
         targets=targets, profile=base, seed=seed, workers=0, in_flight_cap=in_flight,
         nodes=nodes, durability=durability, cpuset=cpuset, cpus=cpus, memory=memory,
     )  # fmt: skip
-    if targets == ["reference"]:
-        from bench.launchers.reference import ReferenceLauncher
-
-        launch: Any = ReferenceLauncher()
-        reason = "reference store (in-memory oracle, no datastore)"
-    else:
-        launch, reason = make_launcher(launcher, endpoints, parse_images(images))
+    launch, reason = lifecycle.select_launcher(
+        launcher, endpoints, lifecycle.parse_images(images), targets)
     try:
         with LiveView(console) as view:
             opts.target_body = make_body(lambda: Search(bounds), criteria, base, opts, view)

@@ -39,7 +39,11 @@ def test_findmax_reference_end_to_end(tmp_path: Path) -> None:
     block = data["targets"]["reference"]
     f = block["findmax"]
     assert f["verdict"] in VERDICTS
-    assert 2 <= len(f["steps"]) <= 5
+    assert 1 <= len(f["steps"]) <= 5
+    if f["steps"][0]["passed"]:  # then it grew (or reached --max-rate) and repeated
+        assert len(f["steps"]) >= 2
+    else:  # a busy machine may fail the lowest rate already: a verdict, never a crash
+        assert f["verdict"] in (fm.NO_PASSING_STEP, fm.GENERATOR_LIMIT), f["steps"][0]
     assert f["steps"][0]["rate_ops_s"] == 40 and f["steps"][0]["phase"] == "grow"
     assert f["bounds"]["max_steps"] == 5 and f["criteria"]["slo"] == ["p99.9<=300ms"]
     for st in f["steps"]:
