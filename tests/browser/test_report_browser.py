@@ -83,3 +83,43 @@ def test_compare_page_renders(tmp_path: Path) -> None:
         logs = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         full_page_png(driver, ARTIFACTS / "compare-baseline-regressed.png")
     assert "regression" in banner and logs == []
+
+
+def _findmax_block(best: float, steps: list[tuple[float, bool]]) -> dict[str, object]:
+    def step(i: int, rate: float, passed: bool) -> dict[str, object]:
+        p999 = 4.0 if passed else 850.0
+        return {"index": i + 1, "phase": "grow", "rate_ops_s": rate, "passed": passed,
+                "generator_limited": False, "reasons": [] if passed else ["SLO missed"],
+                "offered_ops_s": rate, "achieved_ops_s": rate if passed else rate * 0.8,
+                "completed": int(rate * 10), "errors": 0, "dropped": 0, "error_share": 0.0,
+                "latency_ms": {k: {"p50": 0.5, "p99": 2.0, "p99_9": p999}
+                               for k in ("intended", "service")},
+                "dir": f"findmax/x/step-{i + 1:02d}"}
+    return {"verdict": "held", "max_rate_ops_s": best, "repeat_held": True,
+            "lowest_failing_rate_ops_s": None, "criteria": {"slo": ["p99.9<=300ms"]},
+            "steps": [step(i, r, ok) for i, (r, ok) in enumerate(steps)]}
+
+
+def test_findmax_section_renders_offline(tmp_path: Path) -> None:
+    import json
+
+    run_dir = tmp_path / "findmax"
+    shutil.copytree(FIXTURES / "baseline", run_dir)
+    data = json.loads((run_dir / "results.json").read_text())
+    data["targets"]["postgres"]["findmax"] = _findmax_block(
+        800, [(200, True), (400, True), (800, True), (1600, False), (800, True)])
+    data["targets"]["redis-cluster"]["findmax"] = _findmax_block(
+        3200, [(800, True), (1600, True), (3200, True), (6400, False)])
+    (run_dir / "results.json").write_text(json.dumps(data))
+    page = render_report(run_dir)
+    html = page.read_text()
+    assert "postgres holds 800 ops/s, redis-cluster 3,200 ops/s within p99.9&lt;=300ms" in html
+    with offline_chromium() as driver:
+        driver.get(page.resolve().as_uri())
+        assert wait_rendered(driver) == EXPECTED_CHARTS["baseline"] + 4
+        charts = driver.execute_script(CHART_STATE_JS)
+        logs = driver.get_log("browser")
+        full_page_png(driver, ARTIFACTS / "report-findmax.png")
+    assert [e for e in logs if e.get("level") == "SEVERE"] == []
+    for chart in charts:
+        assert chart["plotly"] and chart["svg"] >= 1 and chart["drawn"] >= 1, chart
