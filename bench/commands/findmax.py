@@ -35,6 +35,19 @@ def step_profile(base: Any, rate: float, index: int, bounds: Any) -> Any:
     return replace(base, name=f"{base.name}@findmax", stages=tuple(stages), scale=1.0)
 
 
+def search_profile(base: Any, bounds: Any) -> Any:
+    """``run.profile`` of a findmax run: the base profile's mix etc. with the search range as
+    its one (documentary) stage — so ``bench history`` never files a findmax run as
+    comparable with a ``bench run`` of the same profile, while findmax runs with the same
+    bounds and mix stay comparable with each other."""
+    from workloads import Stage
+
+    search = Stage("findmax search", "ramp", bounds.max_time_s, bounds.start_rate,
+                   bounds.max_rate)  # fmt: skip
+    return replace(base, name=f"findmax:{base.name}", stages=(search,), scale=1.0,
+                   description=f"bench findmax with {base.name}'s mix: {bounds.to_json()}")
+
+
 def make_body(search_factory: Any, criteria: Any, base: Any, opts: Any, view: LiveView) -> Any:
     from bench import engine
     from bench.findmax import judge, step_summary
@@ -158,7 +171,7 @@ def findmax(target: str, slos: tuple[str, ...], max_errors: str, profile: str,
     criteria = Criteria(terms=terms, max_error_share=err_term.threshold)
     base = load_profile(profile)
     opts = orchestrator.RunOptions(
-        targets=targets, profile=base, seed=seed, workers=0, in_flight_cap=in_flight,
+        targets=targets, profile=search_profile(base, bounds), seed=seed, workers=0, in_flight_cap=in_flight,
         nodes=nodes, durability=durability, cpuset=cpuset, cpus=cpus, memory=memory,
     )  # fmt: skip
     launch, reason = lifecycle.select_launcher(

@@ -69,6 +69,9 @@ def test_findmax_reference_end_to_end(tmp_path: Path) -> None:
     assert cmp.returncode == 0, cmp.stderr[-2000:]
     hist = bench(tmp_path, "history", "add", str(run_dir), "--into", str(tmp_path / "hist"))
     assert hist.returncode == 0, hist.stderr[-2000:]
+    # never comparable with a bench run of the same profile
+    assert data["run"]["profile"]["name"] == "findmax:steady"
+    assert data["run"]["profile"]["stages"][0]["name"] == "findmax search"
 
 
 def test_an_unsatisfiable_slo_is_a_clear_no_passing_step_verdict(tmp_path: Path) -> None:
@@ -101,3 +104,40 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], msg: str)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], lines
     assert "Traceback" not in res.stderr
+
+
+def test_ctrl_c_keeps_the_steps_measured_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = dict(os.environ, CARTBENCH_STATE=str(tmp_path / "state"))
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "findmax", "--target", "reference",
+         "--start-rate", "20", "--max-rate", "10000", "--step", "2", "--warmup", "0",
+         "--slo", "p99.9<=60s",  # lax: the first steps pass on any machine, more follow
+         "--out", str(out), "--no-report"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        steps: list[Any] = []
+        while time.monotonic() < deadline and not steps:  # until one step is on disk
+            for p in out.glob("*/results.json") if out.exists() else []:
+                try:
+                    doc = json.loads(p.read_text())
+                except json.JSONDecodeError:
+                    continue
+                steps = doc["targets"].get("reference", {}).get("findmax", {}).get("steps", [])
+            time.sleep(0.2)
+        assert steps, "no step recorded within 90 s"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    data = json.loads((only_run(out) / "results.json").read_text())
+    block = data["targets"]["reference"]
+    assert block["status"] == "interrupted"
+    assert len(block["findmax"]["steps"]) >= 1
