@@ -85,8 +85,10 @@ def placement(data: dict[str, Any]) -> str:
 def headline(data: dict[str, Any]) -> str:
     """"postgres holds N ops/s, redis-cluster M within p99.9<=300ms on <placement>"."""
     found = targets(data)
+    failed = [f"{n} failed ({b.get('error') or b.get('status')})"
+              for n, b in (data.get("targets") or {}).items() if b.get("status") != "ok"]
     if not found:
-        return "no findmax results"
+        return "no findmax results" + (f": {'; '.join(failed)}" if failed else "")
     terms: list[str] = []
     for name in (t.name for t in found):
         for term in (data["targets"][name].get("findmax", {}).get("criteria", {}).get("slo")
@@ -110,4 +112,6 @@ def headline(data: dict[str, Any]) -> str:
             for t in failing)
         if not passing:
             text += f" within {' and '.join(terms) or 'the SLO'}"
+    if failed:
+        text += "; " + "; ".join(failed)
     return f"{text} on {placement(data)}."

@@ -141,3 +141,15 @@ def test_ctrl_c_keeps_the_steps_measured_and_exits_130(tmp_path: Path) -> None:
     block = data["targets"]["reference"]
     assert block["status"] == "interrupted"
     assert len(block["findmax"]["steps"]) >= 1
+
+
+def test_a_target_that_fails_to_start_is_recorded_and_exits_3(tmp_path: Path) -> None:
+    endpoints = tmp_path / "ep.toml"
+    endpoints.write_text('[postgres]\nhost = "127.0.0.1"\nport = 1\n')  # no dsn: refused
+    res = bench(tmp_path, "findmax", "--target", "postgres", "--launcher", "external",
+                "--endpoints", str(endpoints), "--out", str(tmp_path / "runs"), "--no-report")
+    assert res.returncode == 3, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    assert "no findmax results: postgres failed (" in res.stdout
+    data = json.loads((only_run(tmp_path / "runs") / "results.json").read_text())
+    assert data["targets"]["postgres"]["status"] == "failed"
