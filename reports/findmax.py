@@ -86,7 +86,8 @@ def headline(data: dict[str, Any]) -> str:
     """"postgres holds N ops/s, redis-cluster M within p99.9<=300ms on <placement>"."""
     found = targets(data)
     failed = [f"{n} failed ({b.get('error') or b.get('status')})"
-              for n, b in (data.get("targets") or {}).items() if b.get("status") != "ok"]
+              for n, b in (data.get("targets") or {}).items()
+              if b.get("status") in ("failed", "interrupted")]
     if not found:
         return "no findmax results" + (f": {'; '.join(failed)}" if failed else "")
     terms: list[str] = []
