@@ -200,8 +200,9 @@ def overview_figure(kind: str, frames: Sequence[tuple[str, int, pd.DataFrame]],
 
 def findmax_latency_figure(ft: Any, index: int) -> dict[str, Any]:
     """``bench findmax``: worst-operation latency against offered rate, one point per step;
-    intended solid, service dotted; the SLO line(s) and the knee (highest passing rate)."""
-    steps = ft.steps
+    intended solid, service dotted; the SLO line(s) and the knee (highest passing rate).
+    The repeat of the knee is a separate marker, so the lines follow the offered rate."""
+    steps, repeats = _search_steps(ft)
     x = [round(float(s["offered_ops_s"]), 1) for s in steps]
     traces: list[go.BaseTraceType] = []
     styles = (("p50", "#3e9b4f"), ("p99", "#d97706"), ("p99_9", "#b91c1c"))
@@ -213,6 +214,13 @@ def findmax_latency_figure(ft: Any, index: int) -> dict[str, Any]:
                 line={"color": col, "dash": dash, "width": width},
                 marker={"symbol": ["circle" if s["passed"] else "x" for s in steps],
                         "size": 8 if kind == "intended" else 5}))
+    if repeats:
+        traces.append(go.Scatter(
+            x=[round(float(s["offered_ops_s"]), 1) for s in repeats],
+            y=[s["latency_ms"]["intended"]["p99_9"] for s in repeats], name="repeat p99.9",
+            mode="markers", marker={"symbol": ["diamond" if s["passed"] else "x"
+                                               for s in repeats], "size": 11,
+                                    "color": "#1f2933"}))
     for term, ms in ft.slo_lines:
         traces.append(go.Scatter(x=[min(x, default=0), max(x, default=1)], y=[ms, ms],
                                  name=f"SLO {term}", mode="lines", hoverinfo="skip",
@@ -226,23 +234,37 @@ def findmax_latency_figure(ft: Any, index: int) -> dict[str, Any]:
 
 def findmax_throughput_figure(ft: Any, index: int) -> dict[str, Any]:
     """``bench findmax``: achieved against offered rate per step, with the ideal diagonal."""
-    steps = ft.steps
-    x = [round(float(s["offered_ops_s"]), 1) for s in steps]
+    steps, repeats = _search_steps(ft)
+    x = [round(float(s["offered_ops_s"]), 1) for s in steps + repeats]
     top = max(x, default=1.0)
     traces: list[go.BaseTraceType] = [
         go.Scatter(x=[0, top], y=[0, top], name="achieved = offered", mode="lines",
                    hoverinfo="skip", line={"color": "#9aa5b1", "dash": "dash", "width": 1}),
-        go.Scatter(x=x, y=[round(float(s["achieved_ops_s"]), 1) for s in steps],
+        go.Scatter(x=x[:len(steps)],
+                   y=[round(float(s["achieved_ops_s"]), 1) for s in steps],
                    name="achieved", mode="lines+markers",
                    line={"color": colour(ft.name, index), "width": 2.5},
                    marker={"symbol": ["circle" if s["passed"] else "x" for s in steps],
                            "size": 9}),
     ]
+    if repeats:
+        traces.append(go.Scatter(
+            x=x[len(steps):], y=[round(float(s["achieved_ops_s"]), 1) for s in repeats],
+            name="repeat", mode="markers",
+            marker={"symbol": ["diamond" if s["passed"] else "x" for s in repeats],
+                    "size": 11, "color": "#1f2933"}))
     layout = _base_layout(f"{ft.name}: achieved against offered rate", "operations / s",
                           x_title="offered operations / s")
     layout["hovermode"] = "closest"
     _knee(layout, ft)
     return _fig(traces, layout)
+
+
+def _search_steps(ft: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Search steps by measured offered rate, and the repeat(s) apart."""
+    steps = sorted((s for s in ft.steps if s.get("phase") != "repeat"),
+                   key=lambda s: float(s["offered_ops_s"]))
+    return steps, [s for s in ft.steps if s.get("phase") == "repeat"]
 
 
 def _knee(layout: dict[str, Any], ft: Any) -> None:
