@@ -63,6 +63,8 @@ class RunOptions:
     durability: str = "default"
     cpuset: str | None = None
     generator_cpuset: str | None = None
+    #: ``bench.placement.Placement.to_json()``: which CPUs the generator and the datastores had
+    placement: dict[str, Any] | None = None
     cpus: float | None = None
     memory: str | None = None
     store_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -126,6 +128,7 @@ def run_all(
             "generator": {
                 "workers": opts.workers,
                 "cpuset": opts.generator_cpuset,
+                "placement": opts.placement,
                 "in_flight_cap": opts.in_flight_cap,
             },
             "targets_requested": opts.targets,

@@ -72,13 +72,39 @@ def parse_cpuset(cpuset: str) -> set[int]:
     return cpus
 
 
+def _cgroup_cpus() -> set[int] | None:
+    for path in ("/sys/fs/cgroup/cpuset.cpus.effective",
+                 "/sys/fs/cgroup/cpuset/cpuset.effective_cpus",
+                 "/sys/fs/cgroup/cpuset/cpuset.cpus"):  # fmt: skip
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text:
+            try:
+                return parse_cpuset(text)
+            except Exception:
+                return None
+    return None
+
+
+def machine_cpus() -> set[int]:
+    """The CPUs this machine lets cartbench's processes use: the cgroup's cpuset (or every CPU),
+    *not* this process's affinity — pinning the generator (``--generator-cpuset``) must not
+    shrink what the datastores it launches may be given (``taskset`` sets theirs explicitly)."""
+    everything = set(range(os.cpu_count() or 1))
+    cgroup = _cgroup_cpus()
+    cpus = (cgroup & everything) if cgroup else everything
+    return cpus or set(os.sched_getaffinity(0))
+
+
 def validate_cpuset(cpuset: str | None) -> None:
-    """The CPUs must exist and be usable by this process."""
+    """The CPUs must exist and be usable by cartbench (``machine_cpus``)."""
     from bench.errors import UsageError
 
     if not cpuset:
         return
-    available = os.sched_getaffinity(0)
+    available = machine_cpus()
     missing = sorted(parse_cpuset(cpuset) - available)
     if missing:
         raise UsageError(

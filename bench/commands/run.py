@@ -139,8 +139,8 @@ def run(
 
     engine.prepare_runtime()  # import locust (gevent) before any datastore driver
     from bench import lifecycle, orchestrator
-    from bench.osutil import validate_cpuset
     from bench.paths import state_dir
+    from bench.placement import resolve as resolve_placement
     from bench.registry import expand
     from workloads import load_profile
 
@@ -149,10 +149,9 @@ def run(
         raise UsageError(f"--workers must be >= 0, got {workers}")
     if in_flight < 1:
         raise UsageError(f"--in-flight must be >= 1, got {in_flight}")
-    validate_cpuset(cpuset)
-    validate_cpuset(generator_cpuset)
+    placement = resolve_placement(cpuset, generator_cpuset)
     prof = load_profile(profile, scale=scale, duration=duration, rate=rate)
-    lifecycle.pin_generator(generator_cpuset)
+    placement.apply_to_generator()  # the datastores get theirs explicitly (launcher cpuset)
     store_options: dict[str, dict[str, Any]] = {}
     if consistency:
         store_options["cassandra"] = {"consistency": consistency.upper()}
@@ -164,8 +163,9 @@ def run(
         in_flight_cap=in_flight,
         nodes=nodes,
         durability=durability,
-        cpuset=cpuset,
-        generator_cpuset=generator_cpuset,
+        cpuset=placement.datastore_cpuset,
+        generator_cpuset=placement.generator_cpuset,
+        placement=placement.to_json(),
         cpus=cpus,
         memory=memory,
         store_options=store_options,
@@ -174,6 +174,7 @@ def run(
     )
     launch, reason = lifecycle.select_launcher(
         launcher, endpoints, lifecycle.parse_images(images), targets)
+    _progress(placement.describe())
     _progress(
         f"launcher: {launch.name} ({reason}); profile {prof.name}: "
         f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
