@@ -58,6 +58,10 @@ class RunOptions:
     profile: Any  # workloads.profile.Profile
     seed: int = 42
     workers: int = 0
+    #: per target (``--workers auto``); a target not listed uses ``workers``
+    workers_by_target: dict[str, int] = field(default_factory=dict)
+    #: ``bench.sizing.Sizing.to_json()`` per target: needed vs available generator cores
+    sizing: dict[str, Any] = field(default_factory=dict)
     in_flight_cap: int = 256
     nodes: int | None = None
     durability: str = "default"
@@ -129,6 +133,7 @@ def run_all(
                 "workers": opts.workers,
                 "cpuset": opts.generator_cpuset,
                 "placement": opts.placement,
+                "sizing": opts.sizing,
                 "in_flight_cap": opts.in_flight_cap,
             },
             "targets_requested": opts.targets,
@@ -212,6 +217,8 @@ def _run_target(
         # Long-lived objects (drivers, catalog, the previous target's leftovers) move to the
         # permanent generation so the collector's full passes stay short during the load:
         # a multi-hundred-millisecond gen-2 pause is a generator stall, not the datastore's.
+        workers = opts.workers_by_target.get(target, opts.workers)
+        block["generator_sizing"] = opts.sizing.get(target)
         gc.collect()
         gc.freeze()
         store_spec = engine.StoreSpec(
@@ -231,19 +238,19 @@ def _run_target(
             opts.profile,
             run_dir,
             seed=opts.seed,
-            workers=opts.workers,
+            workers=workers,
             in_flight_cap=opts.in_flight_cap,
             catalog=catalog,
             on_interval=interval_cb,
             results_doc=results.data,
             store_spec=store_spec,
-            master_port=opts.master_port if opts.workers else None,
+            master_port=opts.master_port if workers else None,
             spawn_workers=not opts.remote_workers,
         )
         gc.unfreeze()
         block.update(load.to_json())
         progress(f"{target}: load done; auditing acknowledged writes")
-        if entry.process_local and opts.workers:
+        if entry.process_local and workers:
             block["audit"] = {"skipped": "each worker process has its own in-memory store"}
         else:
             block["audit"] = load.ledger.audit(store.snapshot(), catalog)

@@ -48,10 +48,11 @@ def _progress(message: str) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
     "--workers",
-    type=int,
-    default=0,
+    default="auto",
     show_default=True,
-    help="Local Locust worker processes (0 = generate load in this process).",
+    help="Local Locust worker processes (0 = generate load in this process; auto = from the "
+    "target's measured generator cost per operation x the profile's peak, capped by the "
+    "generator's CPUs).",
 )
 @click.option(
     "--master-port",
@@ -117,7 +118,7 @@ def run(
     duration: float | None,
     rate: float | None,
     seed: int,
-    workers: int,
+    workers: str,
     master_port: int,
     remote_workers: bool,
     in_flight: int,
@@ -142,16 +143,24 @@ def run(
     from bench.paths import state_dir
     from bench.placement import resolve as resolve_placement
     from bench.registry import expand
+    from bench.sizing import parse_workers, size
     from workloads import load_profile
 
     targets = expand(target, allow_reference=True)
-    if workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {workers}")
+    fixed_workers = parse_workers(workers)
     if in_flight < 1:
         raise UsageError(f"--in-flight must be >= 1, got {in_flight}")
     placement = resolve_placement(cpuset, generator_cpuset)
     prof = load_profile(profile, scale=scale, duration=duration, rate=rate)
     placement.apply_to_generator()  # the datastores get theirs explicitly (launcher cpuset)
+    sizing: dict[str, Any] = {}
+    workers_by_target: dict[str, int] = {}
+    for t in targets:
+        plan = size(t, prof.peak_rate, len(placement.generator))
+        sizing[t] = plan.to_json()
+        workers_by_target[t] = plan.workers if fixed_workers is None else fixed_workers
+        sizing[t]["workers"] = workers_by_target[t]
+        sizing[t]["mode"] = "auto" if fixed_workers is None else "fixed"
     store_options: dict[str, dict[str, Any]] = {}
     if consistency:
         store_options["cassandra"] = {"consistency": consistency.upper()}
@@ -159,7 +168,9 @@ def run(
         targets=targets,
         profile=prof,
         seed=seed,
-        workers=workers,
+        workers=max(workers_by_target.values(), default=0),
+        workers_by_target=workers_by_target,
+        sizing=sizing,
         in_flight_cap=in_flight,
         nodes=nodes,
         durability=durability,
@@ -175,6 +186,13 @@ def run(
     launch, reason = lifecycle.select_launcher(
         launcher, endpoints, lifecycle.parse_images(images), targets)
     _progress(placement.describe())
+    for t, plan_json in sizing.items():
+        if plan_json["warning"]:
+            console.print(f"[yellow]warning: {plan_json['warning']}[/yellow]", highlight=False)
+        else:
+            _progress(f"generator for {t}: {max(1, plan_json['workers'])} process(es), "
+                      f"~{plan_json['needed_cores']:.2f} cores needed at the peak "
+                      f"({plan_json['mode']})")
     _progress(
         f"launcher: {launch.name} ({reason}); profile {prof.name}: "
         f"{prof.duration_s:.0f} s per target, peak {prof.peak_rate:.0f} ops/s"
