@@ -24,14 +24,25 @@ multi-partition transactions before Accord).  Design:
    refuses;
 3. on refusal or failure, re-increment (CAS again) the SKUs already decremented → out_of_stock
    (or the failure's outcome);
-4. write the order (``order_id`` chosen client-side, idempotent);
+4. write the order under an id derived from the cart's line ids (``order_id_of``), claimed
+   before step 2 by an LWT ``INSERT INTO checkouts ... IF NOT EXISTS``: a second checkout of
+   the same lines (a concurrent one, or a retry) loses the claim; if the order exists (a retry
+   after an ambiguous order write or cart delete) it only empties the cart and answers ok with
+   that order, else conflict — one order per set of lines, stock taken once (cost: one more
+   Paxos round per checkout; a checkout that died before writing its order leaves those lines
+   claimed until the cart changes, answering conflict);
 5. delete the cart partition ``USING TIMESTAMP`` of step 1, so lines added during checkout
    survive.
+
+The driver never retries a non-idempotent statement (``NoRetryUnlessIdempotent``): its default
+policy would resend a compare-and-set to the next host after a connection error and could
+apply a decrement twice.  Compensation tries every SKU and reports any that failed.
 
 Failure modes (docs/SEMANTICS.md): no oversell while a serial quorum is reachable (every
 decrement is linearizable); a CAS write timeout is *ambiguous* (Paxos may still commit it) and
 answers ``timeout``; a client failure between 2 and 4 leaves stock decremented without an
-order (undersell); two concurrent checkouts of the *same* cart can both succeed (two orders);
+order (undersell); two concurrent checkouts of the *same* lines place one order (the other
+answers conflict);
 between 2 and 5 other readers see the lower stock before the order exists.
 """
 
@@ -54,7 +65,7 @@ from cassandra import (
 )
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
 
 from bench.errors import InfraError
@@ -76,6 +87,7 @@ TABLES = (
         PRIMARY KEY (cart_id, sku, line))""",
     """CREATE TABLE {ks}.orders (
         order_id uuid PRIMARY KEY, cart_id text, items map<text, int>, created_at timestamp)""",
+    """CREATE TABLE {ks}.checkouts (order_id uuid PRIMARY KEY, cart_id text)""",
 )
 
 STATEMENTS = {
@@ -90,11 +102,50 @@ STATEMENTS = {
     "has_sku": "SELECT qty FROM {ks}.carts WHERE cart_id = ? AND sku = ? LIMIT 1",
     "remove": "DELETE FROM {ks}.carts WHERE cart_id = ? AND sku = ?",
     "view": "SELECT sku, qty FROM {ks}.carts WHERE cart_id = ?",
+    "lines": "SELECT sku, line, qty FROM {ks}.carts WHERE cart_id = ?",
+    "order_exists": "SELECT order_id FROM {ks}.orders WHERE order_id = ?",
+    "claim": "INSERT INTO {ks}.checkouts (order_id, cart_id) VALUES (?, ?) IF NOT EXISTS",
+    "release": "DELETE FROM {ks}.checkouts WHERE order_id = ? IF EXISTS",
     "order": "INSERT INTO {ks}.orders (order_id, cart_id, items, created_at) "
     "VALUES (?, ?, ?, toTimestamp(now()))",
     "empty": "DELETE FROM {ks}.carts USING TIMESTAMP ? WHERE cart_id = ?",
     "seed": "INSERT INTO {ks}.products (sku, name, price_cents, stock) VALUES (?, ?, ?, ?)",
 }
+
+
+#: Statements safe to send twice (reads; writes of fixed values, keys and timestamps): the driver
+#: may retry them on the next host after a connection error.  Everything else — the stock CAS
+#: above all, and ``remove`` (its timestamp is the coordinator's) — is never retried.
+IDEMPOTENT = frozenset({"browse", "exists", "stock", "view", "lines", "order_exists", "has_sku",
+                        "add", "set", "clear_sku", "order", "empty", "seed"})
+
+#: Namespace of order ids derived from the checkout's lines (``order_id_of``).
+ORDER_NAMESPACE = uuid.UUID("6f1d3c1e-6d5a-4c36-9d0e-2f8a0c5b7e11")
+
+
+class NoRetryUnlessIdempotent(RetryPolicy):  # type: ignore[misc]
+    """The driver's default policy retries *any* statement on the next host after a
+    connection or server error (``on_request_error``), so a compare-and-set whose reply was
+    lost could be applied twice.  Here only statements marked idempotent are; write timeouts
+    (a CAS's ambiguous outcome included) are rethrown to the store, which reports them as
+    ``timeout``.  Unavailable (nothing was applied) keeps the default: one retry elsewhere."""
+
+    def on_request_error(self, query: Any, consistency: Any, error: Any,
+                         retry_num: int) -> tuple[int, Any]:
+        if query is not None and getattr(query, "is_idempotent", False) and retry_num == 0:
+            return self.RETRY_NEXT_HOST, None
+        return self.RETHROW, None
+
+    def on_write_timeout(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        return self.RETHROW, None
+
+
+def order_id_of(cart_id: str, lines: list[uuid.UUID]) -> uuid.UUID:
+    """The order id of a checkout of exactly these cart lines (every add/set writes a new
+    ``line`` timeuuid): a retried checkout of the same lines derives the same id, so it
+    finds the order a previous, ambiguous attempt placed instead of placing a second one."""
+    name = cart_id + ":" + ",".join(sorted(str(u) for u in lines))
+    return uuid.uuid5(ORDER_NAMESPACE, name)
 
 
 #: Protocol v5 error "CAS operation result is unknown - proposal accepted by 1 but not a
@@ -187,6 +238,7 @@ class CassandraStore:
             consistency_level=_consistency(self.consistency),
             serial_consistency_level=_consistency(self.serial_consistency),
             request_timeout=request_timeout_s,
+            retry_policy=NoRetryUnlessIdempotent(),
         )
         fast = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(self.local_dc)),
@@ -194,6 +246,7 @@ class CassandraStore:
             serial_consistency_level=_consistency(self.serial_consistency),
             request_timeout=request_timeout_s,
             row_factory=tuple_factory,
+            retry_policy=NoRetryUnlessIdempotent(),
         )
         kwargs: dict[str, Any] = {}
         self.connection_class = "default (asyncore/libev)"
@@ -224,8 +277,11 @@ class CassandraStore:
         if self._stmts is None:
             with self._lock:
                 if self._stmts is None:
-                    self._stmts = {k: self._session.prepare(v.format(ks=self.keyspace))
+                    stmts = {k: self._session.prepare(v.format(ks=self.keyspace))
                                    for k, v in STATEMENTS.items()}
+                    for k, stmt in stmts.items():
+                        stmt.is_idempotent = k in IDEMPOTENT
+                    self._stmts = stmts
         return self._stmts[name]
 
     def _exec(self, name: str, args: tuple[Any, ...]) -> Any:
@@ -356,36 +412,77 @@ class CassandraStore:
         if bad := invalid_args(cart_id):
             return bad
         read_ts = _now_us()
+        items: dict[str, int] = {}
+        lines: list[uuid.UUID] = []
         try:
-            items = self._lines(cart_id)
+            for row in self._exec("lines", (cart_id,)):
+                items[row.sku] = items.get(row.sku, 0) + row.qty
+                lines.append(row.line)
         except Exception as exc:
             return OpResult(outcome_of(exc), error=exc)
         if not items:
             return OpResult(Outcome.NOT_FOUND)
+        order_id = order_id_of(cart_id, lines)
+        try:
+            if not self._exec("claim", (order_id, cart_id)).was_applied:
+                if self._exec("order_exists", (order_id,)).one() is None:
+                    # a concurrent checkout of these lines (or one that died before its
+                    # order was written) holds the claim
+                    return OpResult(Outcome.CONFLICT, error=RuntimeError(
+                        f"checkout of {cart_id}: these lines are claimed by another checkout"))
+                # an earlier attempt placed this order and failed before emptying the cart
+                self._exec("empty", (read_ts, cart_id))
+                return OpResult(Outcome.OK, str(order_id))
+        except Exception as exc:
+            return OpResult(outcome_of(exc), error=exc)
         done: list[tuple[str, int]] = []
-        try:
-            for sku in sorted(items):
+        for sku in sorted(items):
+            try:
                 self._adjust(sku, -items[sku])
-                done.append((sku, items[sku]))
-            order_id = uuid.uuid4()
-            self._exec("order", (order_id, cart_id, items))
-            self._exec("empty", (read_ts, cart_id))
-            return OpResult(Outcome.OK, str(order_id))
-        except _Refused:
-            return self._compensate(done, OpResult(Outcome.OUT_OF_STOCK))
-        except Exception as exc:
-            if len(done) == len(items):  # stock taken, order write failed/ambiguous: keep it
-                return OpResult(outcome_of(exc), error=exc)
-            return self._compensate(done, OpResult(outcome_of(exc), error=exc))
-
-    def _compensate(self, done: list[tuple[str, int]], result: OpResult) -> OpResult:
+            except _Refused:
+                return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK),
+                                        release=order_id)
+            except Exception as exc:
+                # this SKU's CAS may have applied (timeout): undo only the known ones, keep
+                # the claim (a retry of these lines answers conflict rather than take twice)
+                return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc))
+            done.append((sku, items[sku]))
         try:
-            for sku, qty in reversed(done):
-                self._adjust(sku, qty)
+            self._exec("order", (order_id, cart_id, items))
         except Exception as exc:
-            if result.error is None:
-                return OpResult(outcome_of(exc), error=exc)
-        return result
+            # ambiguous (the order may exist): keep the stock taken; a retry of this checkout
+            # derives the same order id and finds the order if it was written
+            return OpResult(outcome_of(exc), error=exc)
+        try:
+            self._exec("empty", (read_ts, cart_id))
+        except Exception as exc:
+            # the order exists; the cart's next checkout finds it (same lines, same id)
+            return OpResult(outcome_of(exc), error=exc)
+        return OpResult(Outcome.OK, str(order_id))
+
+    def _compensate(self, cart_id: str, done: list[tuple[str, int]], result: OpResult,
+                    release: uuid.UUID | None = None) -> OpResult:
+        """Give back every SKU already decremented, each tried even if an earlier one failed;
+        a failure is reported (its units are leaked: undersell) and overrides ``out_of_stock``.
+        ``release``: the claim to drop once every unit is back (the lines may check out later)."""
+        failed: list[str] = []
+        first: Exception | None = None
+        for sku, qty in reversed(done):
+            try:
+                self._adjust(sku, qty)
+            except Exception as exc:
+                failed.append(f"{sku}+{qty}")
+                first = first or exc
+        if first is None and release is not None:
+            try:
+                self._exec("release", (release,))
+            except Exception as exc:
+                failed.append("claim release")
+                first = exc
+        if first is None:
+            return result
+        error = RuntimeError(f"checkout of {cart_id}: compensation failed for {failed}: {first}")
+        return OpResult(outcome_of(first), error=error)
 
     def snapshot(self) -> Snapshot:
         snap = Snapshot()
@@ -413,6 +510,8 @@ class CassandraStore:
             "request_timeout_s": self.request_timeout_s,
             "cas_retries": self.cas_retries,
             "checkout": "per-SKU LWT compare-and-set in sku order, compensation on refusal",
+            "retry_policy": "idempotent statements only (never a CAS)",
+            "order_id": "uuid5 of the cart's line ids (a retried checkout finds its order)",
         }
 
     def close(self) -> None:

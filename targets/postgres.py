@@ -12,7 +12,10 @@ by the ``cart_items.sku`` foreign key, not by an extra read).  ``checkout`` is o
 READ COMMITTED transaction: lock the cart's lines, lock the inventory rows **in SKU order**
 (deterministic lock order: no deadlock between checkouts), conditionally decrement
 (``stock >= qty`` → rowcount check; a short row → rollback → out_of_stock), insert the order,
-delete the lines, commit.  Serialization/deadlock errors map to ``conflict``.
+delete exactly the lines it locked (a line a concurrent add inserted meanwhile is neither
+locked nor ordered, so it stays in the cart), commit.  READ COMMITTED suffices: the row locks
+make the locked lines and stock rows stable until commit; SERIALIZABLE would add aborts
+(conflict) for concurrent adds to the same cart without ordering anything more.  Serialization/deadlock errors map to ``conflict``.
 
 Connection: the endpoints' ``dsn`` (with the endpoints' ``dbname`` when both are given), else
 host/port/user/password/dbname.  ``prepare`` drops and recreates only its six tables, in that
@@ -109,7 +112,9 @@ ORDER_ITEMS = (
     "INSERT INTO order_items (order_id, sku, qty) "
     "SELECT %s, s, q FROM unnest(%s::text[], %s::integer[]) AS t(s, q)"
 )
-EMPTY_CART = "DELETE FROM cart_items WHERE cart_id = %s"
+#: Only the lines this checkout locked and ordered: a line inserted by a concurrent add after
+#: LOCK_CART ran is not locked, not ordered, and stays in the cart.
+EMPTY_CART = "DELETE FROM cart_items WHERE cart_id = %s AND sku = ANY(%s)"
 
 _CONFLICTS = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected, pgerrors.LockNotAvailable)
 
@@ -287,7 +292,7 @@ class PostgresStore:
                 assert row is not None
                 order_id = row[0]
                 conn.execute(ORDER_ITEMS, (order_id, skus, [qty for _, qty in lines]))
-                conn.execute(EMPTY_CART, (cart_id,))
+                conn.execute(EMPTY_CART, (cart_id, skus))
             return OpResult(Outcome.OK, str(order_id))
 
         return self._run(op)

@@ -33,6 +33,13 @@ hot shard the cluster exists to avoid).  So checkout is a saga, in this order:
 4. RENAME ``checkout:{c}`` → ``order:{c}:<id>`` — the order exists exactly when the claim is
    consumed.
 
+No command is retried by the client (redis-py's default would retry a HINCRBY, a decrement or
+the RENAME after a dropped connection and apply it twice); idempotent reads retry.  If the final
+RENAME fails, the store reads back whether the order exists: if so the checkout answers ok,
+if the claim is still there it compensates, otherwise (or if the read fails) it answers the
+failure and gives no stock back — stock is never returned for an order that exists.
+Compensation tries every step and reports a failed one.
+
 Failure modes (docs/SEMANTICS.md): a client/driver failure between 2 and 4 leaves stock
 decremented with no order and a dangling claim (stock lost, never oversold; the cart's next
 checkout answers conflict); replication is asynchronous, so a master failover can lose an
@@ -51,8 +58,10 @@ from typing import Any, cast
 
 import redis
 from redis import exceptions as rexc
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import BlockingConnectionPool
+from redis.retry import Retry
 
 from bench.errors import InfraError
 from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
@@ -83,11 +92,17 @@ return #items / 2
 
 
 class _NotReplicated(Exception):
-    """WAIT returned fewer replica acks than asked for within the timeout."""
+    """WAIT returned fewer replica acks than asked for within the timeout: the command *was*
+    applied on the master (``result`` is its reply) but may not survive a failover."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
-class _Refused(Exception):
-    """Internal: a SKU was short of stock during the saga."""
+#: Idempotent reads are retried this often on a connection error or timeout (the cluster
+#: client reinitialises its slot map after each); writes never are.
+READ_RETRIES = 3
 
 
 _GLOB_SPECIALS = frozenset("*?[]\\")
@@ -202,6 +217,11 @@ class RedisClusterStore:
                 password=endpoints.get("password") or None,
                 address_remap=address_remapper(endpoints.get("address_remap")),
                 decode_responses=True,
+                # redis-py 8.1 retries ConnectionError/TimeoutError up to 10 times by default:
+                # a HINCRBY, Lua decrement, claim or RENAME applied before the connection
+                # dropped would be applied again and still acknowledged.  No retries here;
+                # reads retry themselves (``_read``).  MOVED/ASK redirects are still followed.
+                retry=Retry(NoBackoff(), 0),
             )
         except rexc.RedisError as exc:
             raise InfraError(f"redis-cluster: cannot connect to {first.host}:{first.port}: {exc}") from exc
@@ -229,8 +249,18 @@ class RedisClusterStore:
         if isinstance(result, Exception):
             raise result
         if int(acked) < self.wait_replicas:
-            raise _NotReplicated(f"WAIT {self.wait_replicas}: {acked} replica(s) acked")
+            raise _NotReplicated(f"WAIT {self.wait_replicas}: {acked} replica(s) acked", result)
         return result
+
+    def _read(self, fn: Callable[[], Any]) -> Any:
+        """An idempotent read, retried on connection errors and timeouts."""
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return fn()
+            except (rexc.ConnectionError, rexc.TimeoutError, rexc.ClusterDownError):
+                if attempt == READ_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -250,7 +280,8 @@ class RedisClusterStore:
         command — ``RedisCluster.exists`` builds a cross-slot pipeline even for one key."""
         if sku in self._known_skus:
             return True
-        if self._rc.execute_command("EXISTS", self._keys.product(sku)):
+        key = self._keys.product(sku)
+        if self._read(lambda: self._rc.execute_command("EXISTS", key)):
             self._known_skus.add(sku)
             return True
         return False
@@ -308,7 +339,7 @@ class RedisClusterStore:
             return bad
 
         def op() -> OpResult:
-            h = self._rc.hgetall(self._keys.product(sku))
+            h = self._read(lambda: self._rc.hgetall(self._keys.product(sku)))
             if not h:
                 return OpResult(Outcome.NOT_FOUND)
             return OpResult(Outcome.OK, Product(sku, h["name"], int(h["price_cents"]), int(h["stock"])))
@@ -357,8 +388,9 @@ class RedisClusterStore:
     def view_cart(self, cart_id: str) -> OpResult:
         if bad := invalid_args(cart_id):
             return bad
+        key = self._keys.cart(cart_id)
         return self._run(lambda: OpResult(Outcome.OK, {
-            sku: int(q) for sku, q in self._rc.hgetall(self._keys.cart(cart_id)).items()
+            sku: int(q) for sku, q in self._read(lambda: self._rc.hgetall(key)).items()
         }))
 
     def checkout(self, cart_id: str) -> OpResult:
@@ -375,32 +407,72 @@ class RedisClusterStore:
             return OpResult(Outcome.CONFLICT, error=RuntimeError(f"cart {cart_id} already claimed"))
         items = {claimed[i]: int(claimed[i + 1]) for i in range(0, len(claimed), 2)}
         done: list[tuple[str, int]] = []
-        try:
-            for sku in sorted(items):
+        for sku in sorted(items):
+            try:
                 left = self._script("decrement", [self._keys.product(sku)], [items[sku]])
-                if int(left) < 0:
-                    raise _Refused(sku)
-                done.append((sku, items[sku]))
-            order_id = uuid.uuid4().hex
-            self._call(claim, "RENAME", claim, self._keys.order(cart_id, order_id))
+            except _NotReplicated as exc:  # applied on the master: undo it with the others
+                if isinstance(exc.result, int) and exc.result >= 0:
+                    done.append((sku, items[sku]))
+                return self._compensate(cart_id, done, OpResult(Outcome.TIMEOUT, error=exc))
+            except Exception as exc:
+                # ambiguous: this decrement may have applied; undo only what we know we did
+                # (a decrement that did apply is stock leaked — undersell, never oversell)
+                return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc))
+            if int(left) < 0:
+                return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK))
+            done.append((sku, items[sku]))
+        order_id = uuid.uuid4().hex
+        order = self._keys.order(cart_id, order_id)
+        try:
+            self._call(claim, "RENAME", claim, order)
             return OpResult(Outcome.OK, order_id)
-        except _Refused:
-            return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK))
+        except _NotReplicated as exc:
+            # the order exists on the master: never give its stock back
+            return OpResult(Outcome.TIMEOUT, error=exc)
         except Exception as exc:
-            # An ambiguous failure (timeout) may have applied the last step; we still undo
-            # what we know we did.  Leaving a decrement that did apply is undersell, not oversell.
+            return self._settle_rename(cart_id, order, done, exc)
+
+    def _settle_rename(self, cart_id: str, order: str, done: list[tuple[str, int]],
+                       exc: Exception) -> OpResult:
+        """The final RENAME failed: find out whether it was applied before compensating."""
+        claim = self._keys.claim(cart_id)
+        try:
+            placed = bool(self._read(lambda: self._rc.exists(order)))
+            claimed = bool(self._read(lambda: self._rc.exists(claim)))
+        except Exception:
+            return OpResult(outcome_of(exc), error=exc)  # unknown: keep the stock taken
+        if placed:  # applied, the reply was lost: the checkout happened
+            return OpResult(Outcome.OK, order.rsplit("}:", 1)[1])
+        if claimed:  # not applied: undo the decrements, give the cart back
             return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc))
+        return OpResult(outcome_of(exc), error=exc)  # neither (a failover lost both): unknown
 
     def _compensate(self, cart_id: str, done: list[tuple[str, int]], result: OpResult) -> OpResult:
-        try:
-            for sku, qty in reversed(done):
-                key = self._keys.product(sku)
+        """Re-increment every decremented SKU and merge the claim back into the cart.  Each
+        step is tried even when an earlier one failed; a failure is reported (its stock is
+        leaked: undersell) and overrides an ``out_of_stock``."""
+        failed: list[str] = []
+        first: Exception | None = None
+        for sku, qty in reversed(done):
+            key = self._keys.product(sku)
+            try:
                 self._call(key, "HINCRBY", key, "stock", qty)
+            except _NotReplicated:
+                pass  # applied on the master
+            except Exception as exc:
+                failed.append(f"{sku}+{qty}")
+                first = first or exc
+        try:
             self._script("restore", [self._keys.claim(cart_id), self._keys.cart(cart_id)], [])
+        except _NotReplicated:
+            pass
         except Exception as exc:
-            if result.error is None:  # out_of_stock whose undo failed: report the failure
-                return OpResult(outcome_of(exc), error=exc)
-        return result
+            failed.append("cart restore")
+            first = first or exc
+        if first is None:
+            return result
+        error = RuntimeError(f"checkout of {cart_id}: compensation failed for {failed}: {first}")
+        return OpResult(outcome_of(first), error=error)
 
     def snapshot(self) -> Snapshot:
         snap = Snapshot()
@@ -431,6 +503,7 @@ class RedisClusterStore:
             "wait_timeout_ms": self.wait_timeout_ms,
             "socket_timeout_s": self.socket_timeout_s,
             "inventory_layout": "one slot per SKU; checkout saga with compensation",
+            "client_retries": f"writes 0, idempotent reads {READ_RETRIES}",
             "key_prefix": self._keys.prefix,
             "address_remap": self._remapped,
         }

@@ -640,7 +640,9 @@ class Ledger:
                          f" {acked.cart_id}) sku {sku}: {q} units, the cart's lines at checkout"
                          f" allow [{lo}, {hi}]", order=acked.order_id, cart=acked.cart_id, sku=sku)
         for ids, cart_id, sku, cap in self.shared_caps:
-            total = sum(stored_orders[i].items.get(sku, 0) for i in ids if i in stored_orders)
+            # two checkouts may acknowledge the same order (a retry that found it): count once
+            total = sum(stored_orders[i].items.get(sku, 0) for i in dict.fromkeys(ids)
+                        if i in stored_orders)
             if total > cap:
                 find("duplicate_orders", f"orders {ids} of cart {cart_id} hold {total} units of"
                      f" {sku} between them, the cart had at most {cap}", cart=cart_id, sku=sku)
