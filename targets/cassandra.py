@@ -31,8 +31,8 @@ multi-partition transactions before Accord).  Design:
    that order, else conflict — one order per set of lines, stock taken once (cost: one more
    Paxos round per checkout; a checkout that died before writing its order leaves those lines
    claimed until the cart changes, answering conflict);
-5. delete the cart partition ``USING TIMESTAMP`` of step 1, so lines added during checkout
-   survive.
+5. delete exactly the lines read in step 1 (row deletes in one single-partition batch), so
+   lines added during checkout survive.
 
 The driver never retries a non-idempotent statement (``NoRetryUnlessIdempotent``): its default
 policy would resend a compare-and-set to the next host after a connection error and could
@@ -109,6 +109,7 @@ STATEMENTS = {
     "order": "INSERT INTO {ks}.orders (order_id, cart_id, items, created_at) "
     "VALUES (?, ?, ?, toTimestamp(now()))",
     "empty": "DELETE FROM {ks}.carts USING TIMESTAMP ? WHERE cart_id = ?",
+    "drop_line": "DELETE FROM {ks}.carts WHERE cart_id = ? AND sku = ? AND line = ?",
     "seed": "INSERT INTO {ks}.products (sku, name, price_cents, stock) VALUES (?, ?, ?, ?)",
 }
 
@@ -117,7 +118,7 @@ STATEMENTS = {
 #: may retry them on the next host after a connection error.  Everything else — the stock CAS
 #: above all, and ``remove`` (its timestamp is the coordinator's) — is never retried.
 IDEMPOTENT = frozenset({"browse", "exists", "stock", "view", "lines", "order_exists", "has_sku",
-                        "add", "set", "clear_sku", "order", "empty", "seed"})
+                        "add", "set", "clear_sku", "order", "empty", "drop_line", "seed"})
 
 #: Namespace of order ids derived from the checkout's lines (``order_id_of``).
 ORDER_NAMESPACE = uuid.UUID("6f1d3c1e-6d5a-4c36-9d0e-2f8a0c5b7e11")
@@ -411,13 +412,14 @@ class CassandraStore:
     def checkout(self, cart_id: str) -> OpResult:
         if bad := invalid_args(cart_id):
             return bad
-        read_ts = _now_us()
         items: dict[str, int] = {}
         lines: list[uuid.UUID] = []
+        keys: list[tuple[str, uuid.UUID]] = []
         try:
             for row in self._exec("lines", (cart_id,)):
                 items[row.sku] = items.get(row.sku, 0) + row.qty
                 lines.append(row.line)
+                keys.append((row.sku, row.line))
         except Exception as exc:
             return OpResult(outcome_of(exc), error=exc)
         if not items:
@@ -431,7 +433,7 @@ class CassandraStore:
                     return OpResult(Outcome.CONFLICT, error=RuntimeError(
                         f"checkout of {cart_id}: these lines are claimed by another checkout"))
                 # an earlier attempt placed this order and failed before emptying the cart
-                self._exec("empty", (read_ts, cart_id))
+                self._drop_lines(cart_id, keys)
                 return OpResult(Outcome.OK, str(order_id))
         except Exception as exc:
             return OpResult(outcome_of(exc), error=exc)
@@ -454,11 +456,23 @@ class CassandraStore:
             # derives the same order id and finds the order if it was written
             return OpResult(outcome_of(exc), error=exc)
         try:
-            self._exec("empty", (read_ts, cart_id))
+            self._drop_lines(cart_id, keys)
         except Exception as exc:
             # the order exists; the cart's next checkout finds it (same lines, same id)
             return OpResult(outcome_of(exc), error=exc)
         return OpResult(Outcome.OK, str(order_id))
+
+    def _drop_lines(self, cart_id: str, keys: list[tuple[str, uuid.UUID]]) -> None:
+        """Delete exactly the lines the checkout read and ordered, in one single-partition
+        batch (atomic).  A partition delete ``USING TIMESTAMP`` of the read also removed a
+        concurrent add whose write timestamp was older than the read but which the read did
+        not see yet — an acknowledged add deleted unordered (found by the audit)."""
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        stmt = self._s("drop_line")
+        for sku, line in keys:
+            batch.add(stmt, (cart_id, sku, line))
+        batch.is_idempotent = True
+        self._session.execute(batch)
 
     def _compensate(self, cart_id: str, done: list[tuple[str, int]], result: OpResult,
                     release: uuid.UUID | None = None) -> OpResult:

@@ -196,16 +196,14 @@ def test_cassandra_checkout_retried_after_an_ambiguous_cart_delete_places_one_or
         rec = Recorded(store)
         rec.do("add_item", "retry", skus[0], 2)
         rec.do("add_item", "retry", skus[1], 1)
-        real = store._exec
+        real = store._drop_lines
 
-        def delete_times_out(name: str, args: tuple[Any, ...]) -> Any:
-            if name == "empty":
-                raise OperationTimedOut("planted: cart delete timed out")
-            return real(name, args)
+        def delete_times_out(cart_id: str, keys: Any) -> None:
+            raise OperationTimedOut("planted: cart delete timed out")
 
-        store._exec = delete_times_out
+        store._drop_lines = delete_times_out
         first = rec.do("checkout", "retry")
-        store._exec = real
+        store._drop_lines = real
         assert first.outcome is Outcome.TIMEOUT
         second = rec.do("checkout", "retry")
         assert second.outcome is Outcome.OK
