@@ -189,15 +189,15 @@ class Line:
         self.reset = False  # an acknowledged/indeterminate remove, set or checkout happened
         self.debt_order: str | None = None  # a concurrent checkout's order that may hold
         self.debt = 0  # ... up to ``debt`` units the line must otherwise still have
-        self.ops: list[str] = []
+        self.ops: list[Any] = []  # _Text, or str once transported
 
-    def note(self, text: str) -> None:
+    def note(self, text: Any) -> None:
         self.ops.append(text)
         if len(self.ops) > HISTORY:
             del self.ops[0]
 
     def to_list(self) -> list[Any]:
-        return [self.lo, self.hi, self.reset, self.debt_order, self.debt, self.ops]
+        return [self.lo, self.hi, self.reset, self.debt_order, self.debt, [str(o) for o in self.ops]]
 
     @classmethod
     def from_list(cls, v: list[Any]) -> Line:
@@ -220,6 +220,22 @@ class _Done:
     end: int
 
 
+class _Text:
+    """An operation's description, formatted only when shown (most never are): keeps the
+    per-operation cost of the history low."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: _Done) -> None:
+        self.d = d
+
+    def __str__(self) -> str:
+        d = self.d
+        return _fmt(d.seq, d.op, d.sku, d.qty, d.outcome, d.value)
+
+    __repr__ = __str__
+
+
 def _fmt(seq: int, op: str, sku: str | None, qty: int, outcome: Outcome | str, value: Any) -> str:
     arg = f"({sku}{', ' + str(qty) if op in ('add_item', 'set_quantity') else ''})" if sku else ""
     extra = f" -> {value}" if op == "checkout" and value is not None else ""
@@ -231,11 +247,11 @@ class Ledger:
     lines: dict[str, dict[str, Line]] = field(default_factory=dict)
     orders: OrderLog = field(default_factory=OrderLog)
     #: indeterminate checkouts: (cart, start_ns, {sku: hi}, op text)
-    maybe_orders: list[tuple[str, int, dict[str, int], str]] = field(default_factory=list)
+    maybe_orders: list[tuple[str, int, dict[str, int], Any]] = field(default_factory=list)
     #: acknowledged orders' start times and lines (hi) for the wrongful-refusal check
     order_starts: list[tuple[int, dict[str, int]]] = field(default_factory=list)
     #: out_of_stock answers: (cart, start_ns, end_ns, {sku: qty} or None if not exact, text)
-    refusals: list[tuple[str, int, int, dict[str, int] | None, str]] = field(default_factory=list)
+    refusals: list[tuple[str, int, int, dict[str, int] | None, Any]] = field(default_factory=list)
     #: ops whose order lines must fit a shared cap: (order ids, cart, sku, cap)
     shared_caps: list[tuple[list[str], str, str, int]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)  # found while running
@@ -339,7 +355,7 @@ class Ledger:
         outcome = d.outcome
         if outcome is Outcome.INVALID:
             return
-        text = _fmt(d.seq, d.op, d.sku, d.qty, outcome, d.value)
+        text = _Text(d)
         failed = outcome.is_failure
         if failed:
             self.counts["indeterminate_ops"] += 1
@@ -384,7 +400,7 @@ class Ledger:
                 line.lo = 0
                 line.reset, line.debt_order = True, None
 
-    def _read(self, cart_id: str, seen: dict[str, int], text: str, only: str | None = None) -> None:
+    def _read(self, cart_id: str, seen: dict[str, int], text: Any, only: str | None = None) -> None:
         """Judge a read that overlapped nothing on its cart; a consistent one pins the lines."""
         self.counts["reads_checked"] += 1
         cart = self.lines.get(cart_id, {})
@@ -407,7 +423,7 @@ class Ledger:
                 if line is not None:
                     line.lo = line.hi = seen.get(sku, 0)
 
-    def _checkout(self, cart_id: str, d: _Done, text: str) -> None:
+    def _checkout(self, cart_id: str, d: _Done, text: Any) -> None:
         cart = self.lines.get(cart_id, {})
         outcome = d.outcome
         if outcome is Outcome.NOT_FOUND:
@@ -436,7 +452,7 @@ class Ledger:
     def _episode(self, cart_id: str, ops: list[_Done]) -> None:
         """Overlapping operations on one cart: the hull over every order of them."""
         self.counts["concurrent_episodes"] += 1
-        texts = [_fmt(d.seq, d.op, d.sku, d.qty, d.outcome, d.value) for d in ops]
+        texts = [_Text(d) for d in ops]
         checkouts = [d for d in ops if d.op == "checkout"
                      and (d.outcome is Outcome.OK or d.outcome.is_failure)]
         skus = {d.sku for d in ops if d.sku is not None}
@@ -528,9 +544,9 @@ class Ledger:
             "orders": [[o.order_id, o.cart_id, o.items,
                         {s: list(b) for s, b in (o.bounds or {}).items()} or None]
                        for o in self.orders],
-            "maybe_orders": [list(m) for m in self.maybe_orders],
+            "maybe_orders": [[c, t, i, str(x)] for c, t, i, x in self.maybe_orders],
             "order_starts": [list(o) for o in self.order_starts],
-            "refusals": [list(r) for r in self.refusals],
+            "refusals": [[c, st, en, i, str(x)] for c, st, en, i, x in self.refusals],
             "shared_caps": [list(s) for s in self.shared_caps],
             "findings": self.findings,
             "counts": dict(self.counts),
@@ -609,7 +625,7 @@ class Ledger:
                 else:
                     uncertain += 1
                     uncertain_carts.add(cart_id)
-                where = {"cart": cart_id, "sku": sku, "ops": line.ops}
+                where = {"cart": cart_id, "sku": sku, "ops": [str(o) for o in line.ops]}
                 if got < lo:
                     find("lost_adds", f"cart {cart_id} sku {sku}: the history needs at least"
                          f" {lo}, stored {got}", **where)
