@@ -2,7 +2,7 @@
 # cartbench set-up and entry point. Idempotent: a second run only checks its caches.
 #
 #   ./bootstrap.sh run  [bench run options]   install everything, then `bench run --target all`
-#   ./bootstrap.sh test [pytest options]      install everything, then the whole test suite
+#   ./bootstrap.sh test [pytest options]      install everything, lint + type check, then the whole test suite
 #   ./bootstrap.sh install                    install only
 #
 # Installs: system packages via apt (PostgreSQL, Redis, Java 17, Maven, Chromium, Docker engine,
@@ -81,6 +81,9 @@ case "$cmd" in
       ./setup/start-dockerd.sh
       ./setup/build-images.sh
     fi
+    say "checks: ruff check . && mypy (strict)"
+    .venv/bin/ruff check .
+    .venv/bin/mypy
     say "running: pytest $*"
     exec .venv/bin/pytest "$@"
     ;;

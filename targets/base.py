@@ -78,8 +78,25 @@ class Snapshot:
 
 @dataclass
 class PrepareReport:
+    """What ``prepare`` loaded (the orchestrator times it: stores never time themselves)."""
+
     products: int
-    seconds: float
+
+
+def invalid_args(cart_id: str | None = None, sku: str | None = None) -> OpResult | None:
+    """The shared argument check: an ``invalid`` result for an empty id, else None."""
+    if cart_id is not None and not cart_id:
+        return OpResult(Outcome.INVALID, error=ValueError("empty cart id"))
+    if sku is not None and not sku:
+        return OpResult(Outcome.INVALID, error=ValueError("empty sku"))
+    return None
+
+
+def invalid_qty(qty: int, *, allow_zero: bool) -> OpResult | None:
+    wrong_type = not isinstance(qty, int) or isinstance(qty, bool)
+    if wrong_type or qty < 0 or (qty == 0 and not allow_zero):
+        return OpResult(Outcome.INVALID, error=ValueError(f"invalid quantity {qty!r}"))
+    return None
 
 
 class CartStore(Protocol):

@@ -31,7 +31,6 @@ data-modifying CTE): one round trip, no pipeline-mode bookkeeping in the client.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,9 +39,18 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from bench.errors import InfraError
-from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
+from targets.base import (
+    Catalog,
+    OpResult,
+    Order,
+    Outcome,
+    PrepareReport,
+    Product,
+    Snapshot,
+    invalid_args,
+    invalid_qty,
+)
 from targets.pgpool import ConnectionPool, PgConn, PoolTimeout
-from targets.reference import invalid_args, invalid_qty
 
 SCHEMA = """
 DROP TABLE IF EXISTS order_items, orders, cart_items, carts, inventory, products CASCADE;
@@ -202,7 +210,6 @@ class PostgresStore:
     # -- contract ------------------------------------------------------------------------
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
-        t0 = time.perf_counter()
         with self._conn() as conn:
             with conn.transaction():
                 conn.execute(SCHEMA)
@@ -218,7 +225,7 @@ class PostgresStore:
             conn.execute("ANALYZE products, inventory")
         # Prepared statements cached on pooled connections refer to the dropped tables.
         self._pool.drain()
-        return PrepareReport(products=len(catalog.products), seconds=time.perf_counter() - t0)
+        return PrepareReport(products=len(catalog.products))
 
     def browse(self, sku: str) -> OpResult:
         if bad := invalid_args(sku=sku):

@@ -64,8 +64,17 @@ from redis.connection import BlockingConnectionPool
 from redis.retry import Retry
 
 from bench.errors import InfraError
-from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
-from targets.reference import invalid_args, invalid_qty
+from targets.base import (
+    Catalog,
+    OpResult,
+    Order,
+    Outcome,
+    PrepareReport,
+    Product,
+    Snapshot,
+    invalid_args,
+    invalid_qty,
+)
 
 #: KEYS[1] product, ARGV[1] qty → new stock, -1 unknown SKU, -2 not enough stock.
 DECREMENT = """
@@ -289,7 +298,6 @@ class RedisClusterStore:
     # -- contract ------------------------------------------------------------------------
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
-        t0 = time.perf_counter()
         self._known_skus.clear()
         if self._keys.prefix:
             self._delete_prefixed()
@@ -309,7 +317,7 @@ class RedisClusterStore:
                 # a fresh connection has no writes of its own: WAIT on it proves nothing, so
                 # wait for every replica's offset to catch up with its master instead
                 self._wait_replicas_caught_up(node)
-        return PrepareReport(products=len(products), seconds=time.perf_counter() - t0)
+        return PrepareReport(products=len(products))
 
     def _delete_prefixed(self, batch: int = 1000) -> None:
         """Delete every key under the prefix, master by master (one key per UNLINK: keys of

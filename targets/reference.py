@@ -25,25 +25,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from targets.base import Catalog, OpResult, Order, Outcome, PrepareReport, Product, Snapshot
+from targets.base import (
+    Catalog,
+    OpResult,
+    Order,
+    Outcome,
+    PrepareReport,
+    Product,
+    Snapshot,
+    invalid_args,
+    invalid_qty,
+)
 
 LatencyFn = Callable[[], float]
-
-
-def invalid_args(cart_id: str | None = None, sku: str | None = None) -> OpResult | None:
-    """The shared argument check: an ``invalid`` result for an empty id, else None."""
-    if cart_id is not None and not cart_id:
-        return OpResult(Outcome.INVALID, error=ValueError("empty cart id"))
-    if sku is not None and not sku:
-        return OpResult(Outcome.INVALID, error=ValueError("empty sku"))
-    return None
-
-
-def invalid_qty(qty: int, *, allow_zero: bool) -> OpResult | None:
-    wrong_type = not isinstance(qty, int) or isinstance(qty, bool)
-    if wrong_type or qty < 0 or (qty == 0 and not allow_zero):
-        return OpResult(Outcome.INVALID, error=ValueError(f"invalid quantity {qty!r}"))
-    return None
 
 
 class ReferenceStore:
@@ -68,13 +62,12 @@ class ReferenceStore:
     # -- contract ------------------------------------------------------------------------
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
-        t0 = time.perf_counter()
         with self._lock:
             self._products = {p.sku: p for p in catalog.products}
             self._stock = {p.sku: p.stock for p in catalog.products}
             self._carts = {}
             self._orders = []
-        return PrepareReport(products=len(catalog.products), seconds=time.perf_counter() - t0)
+        return PrepareReport(products=len(catalog.products))
 
     def browse(self, sku: str) -> OpResult:
         self._delay()
