@@ -1,6 +1,6 @@
 """The HTML report and ``bench compare``: read stored results, never a datastore.
 
-Owned by the report. Data flows one way::
+Data flows one way::
 
     run dir ──load──▶ Run ──stats / regression──▶ numbers ──plots + render──▶ index.html
                                                           └──compare────────▶ compare page

@@ -1,5 +1,5 @@
-"""``bench compare``: two runs (or a history of runs) judged metric by metric (owned by the
-report). Judgements come from ``reports.regression``; this module only gathers the numbers
+"""``bench compare``: two runs (or a history of runs) judged metric by metric.
+Judgements come from ``reports.regression``; this module only gathers the numbers
 from stored results and renders the comparison page."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The run's context as generic key/value tables (owned by the report).
+"""The run's context as generic key/value tables.
 
 Whatever keys exist under ``run`` and ``targets.<t>.topology/store/...`` are shown, so a new
 key in results.json appears in the report without a template change.

@@ -1,5 +1,4 @@
-"""A history directory for the nightly benchmark: stored runs plus an index (owned by the
-history feature; ``bench history`` is its command line, docs/NIGHTLY.md its prose).
+"""A history directory for the nightly benchmark: stored runs plus an index (``bench history`` is its command line, docs/NIGHTLY.md its prose).
 
 Layout::
 

@@ -1,4 +1,4 @@
-"""Plotly figures for the report, as JSON-able dicts (owned by the report).
+"""Plotly figures for the report, as JSON-able dicts.
 
 Figures only *draw* series computed by ``reports.stats``; the page embeds plotly.js once and
 renders each figure from its JSON (see ``reports.render``).

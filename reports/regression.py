@@ -1,4 +1,4 @@
-"""Is a change a regression or noise? Pure functions, no I/O (owned by the report).
+"""Is a change a regression or noise? Pure functions, no I/O.
 
 In the spirit of asv's ``step_detect``: the judgement is separate from how results are stored
 or shown. Method (docs/REPORT.md has the prose):

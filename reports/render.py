@@ -1,4 +1,4 @@
-"""Render ``index.html`` for a run directory from its stored results (owned by the report).
+"""Render ``index.html`` for a run directory from its stored results.
 
 One self-contained file: plotly.js is inlined once, figures are JSON blobs rendered by a tiny
 loader, CSS is inlined, and a Content-Security-Policy forbids any network request.

@@ -1,6 +1,6 @@
 """All statistics the report shows, computed from a loaded ``Run`` (pure: no I/O, no HTML).
 
-Owned by the report. Templates and plots only format what this module returns. Definitions
+Templates and plots only format what this module returns. Definitions
 (also in docs/REPORT.md):
 
 * peak sustained throughput: the best ``window_s``-second rolling mean of *achieved*

@@ -1,5 +1,5 @@
 """``bench history check``: judge the newest run of a history against the previous comparable
-ones and write the trend page ``HISTORY_DIR/index.html`` (owned by the history feature).
+ones and write the trend page ``HISTORY_DIR/index.html``.
 
 Which runs are judged (docs/NIGHTLY.md has the prose):
 

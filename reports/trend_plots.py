@@ -1,4 +1,4 @@
-"""Plotly figures of the nightly trend page, as JSON-able dicts (owned by the history feature).
+"""Plotly figures of the nightly trend page, as JSON-able dicts.
 
 One point per run (x = the run directory name, a category axis), drawn from the metrics
 already stored in index.json (``reports.history``); nothing is computed here but the choice

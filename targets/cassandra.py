@@ -1,6 +1,6 @@
 """Cassandra cart store: a partition per cart, stock guarded by lightweight transactions.
 
-Owned by the cart-store work.  Tables (keyspace ``endpoints["keyspace"]``, default
+Tables (keyspace ``endpoints["keyspace"]``, default
 ``cartbench``; replication ``endpoints["replication"]`` if given, else
 ``NetworkTopologyStrategy`` with ``endpoints["replication_factor"]`` in ``local_dc``)::
 

@@ -1,6 +1,6 @@
 """Deterministic catalogs and the seeded Zipf popularity sampler.
 
-Owned by the cart-store work.  ``make_catalog`` builds the same products for the same
+``make_catalog`` builds the same products for the same
 arguments on every machine (SKU ids ``sku-000001``...); a few SKUs get deliberately low stock
 so checkouts contend on them.  ``ZipfSampler`` draws SKU *indices* (0-based) with a Zipf(s)
 popularity: index 0 is the most popular.  The load engine uses it for key distributions.

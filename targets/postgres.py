@@ -1,6 +1,6 @@
 """PostgreSQL cart store: normalised tables, one ACID transaction per checkout.
 
-Owned by the cart-store work.  Data model::
+Data model::
 
     products(sku PK, name, price_cents)         inventory(sku PK → products, stock >= 0)
     carts(cart_id PK, updated_at)               cart_items(cart_id → carts, sku → products,

@@ -1,6 +1,6 @@
 """Redis Cluster cart store: a hash per cart, per-SKU inventory behind Lua, a checkout saga.
 
-Owned by the cart-store work.  Keys (``{...}`` is the cluster hash tag; ``P`` is
+Keys (``{...}`` is the cluster hash tag; ``P`` is
 ``endpoints["key_prefix"]``, empty unless given, e.g. ``cartbench:`` from external endpoints)::
 
     Pproduct:{<sku>}              hash  name, price_cents, stock   (one slot per SKU)

@@ -1,6 +1,6 @@
 """The in-memory reference store: the cart contract implemented exactly, under one lock.
 
-Owned by the cart-store work.  It is the semantic oracle of the contract tests (every real
+It is the semantic oracle of the contract tests (every real
 store must give the same outcomes for the same scripted operations) and a stand-in datastore
 for testing the load engine: ``latency_s`` injects a delay per operation, slept with
 ``time.sleep`` so that under gevent's monkey-patching it yields instead of blocking.

@@ -1,6 +1,6 @@
 """Workloads as data: load profiles (stages of offered rate), operation mixes, key choosers.
 
-Owned by the load-engine engineer.  Nothing here knows a datastore or imports locust.
+Nothing here knows a datastore or imports locust.
 
     profile = load_profile("holiday-rush", scale=1.0, duration=None, rate=None)
     profile.rate_at(t); profile.stage_at(t)      # pure functions of elapsed seconds

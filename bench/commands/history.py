@@ -1,5 +1,4 @@
-"""``bench history``: the nightly benchmark's store of runs and its regression gate (owned by
-the history feature; storage in ``reports.history``, judgement and page in ``reports.trend``,
+"""``bench history``: the nightly benchmark's store of runs and its regression gate (storage in ``reports.history``, judgement and page in ``reports.trend``,
 prose in docs/NIGHTLY.md).
 
     bench history add RUN_DIR --into HISTORY_DIR [--move]

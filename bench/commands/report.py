@@ -1,4 +1,4 @@
-"""``bench report RUN_DIR`` and ``bench compare RUN_A RUN_B`` (owned by the report).
+"""``bench report RUN_DIR`` and ``bench compare RUN_A RUN_B``.
 
 Both read stored results only; no datastore is needed. ``compare`` exits 4
 (``RegressionFound``) when a change beyond max(threshold, noise) is found.

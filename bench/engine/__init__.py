@@ -1,4 +1,4 @@
-"""The open-loop load engine (Locust + HdrHistogram).  Owned by the load-engine engineer.
+"""The open-loop load engine (Locust + HdrHistogram).
 
 Importing ``bench.engine`` is cheap: it imports neither locust nor gevent.  The orchestrator
 (``bench run``) calls ``prepare_runtime()`` first — before any database driver is imported —

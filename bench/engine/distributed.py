@@ -1,6 +1,6 @@
 """``--workers N``: Locust's own master/worker distribution, with exact histogram merging.
 
-Owned by the load engine.  Imports locust (monkey-patching): import only from ``run_load`` /
+Imports locust (monkey-patching): import only from ``run_load`` /
 ``run_worker``.
 
 Master (``run_master``, in the ``bench run`` process): a ``MasterRunner`` bound to

@@ -1,6 +1,6 @@
 """Fast read-outs of HdrHistograms (percentiles, mean, max) with numpy.
 
-Owned by the load engine.  The ``hdrh`` package walks all ~23 000 buckets in Python for every
+The ``hdrh`` package walks all ~23 000 buckets in Python for every
 percentile query (milliseconds each); the engine reads a dozen histograms every second inside
 the generator process, where a stall would show up as schedule lag.  These functions give the
 *same* values as ``hdrh`` (``get_value_at_percentile``: highest equivalent value of the bucket

@@ -1,6 +1,6 @@
 """The history of acknowledged operations, and the audit that judges a store snapshot by it.
 
-Owned by the load engine.  In Jepsen's terms the ledger is the *history* (every operation's
+In Jepsen's terms the ledger is the *history* (every operation's
 invocation and completion, ``ok`` / ``fail`` / ``info`` = indeterminate) and ``audit`` is the
 *checker*: a per-line model of what the cart may contain, plus order and stock checks.
 

@@ -1,6 +1,6 @@
 """``run_load``: drive one target with a profile and write its results.
 
-Owned by the load engine.  Chooses the local (one process, ``LocalRunner``) or distributed
+Chooses the local (one process, ``LocalRunner``) or distributed
 (``workers=N``: ``MasterRunner`` + N worker processes) path; both feed the same
 ``TargetPipeline``.
 """
@@ -29,7 +29,7 @@ DEFAULT_DRAIN_TIMEOUT_S = 30.0
 @dataclass(frozen=True)
 class StoreSpec:
     """How a worker process opens its own store: ``targets.open_store(target, endpoints,
-    options)``, or ``factory="package.module:callable"`` called with ``**options``.
+    options)``.
     ``prepare_in_worker``: each worker loads the profile's catalog into its own store — only
     for process-local stores (``reference``) in tests and demos; real stores are prepared
     once by the orchestrator."""
@@ -37,7 +37,6 @@ class StoreSpec:
     target: str
     endpoints: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
-    factory: str | None = None
     prepare_in_worker: bool = False
 
     def to_message(self) -> dict[str, Any]:
@@ -45,7 +44,6 @@ class StoreSpec:
             "target": self.target,
             "endpoints": self.endpoints,
             "options": self.options,
-            "factory": self.factory,
             "prepare_in_worker": self.prepare_in_worker,
         }
 
@@ -55,17 +53,10 @@ class StoreSpec:
             m["target"],
             dict(m["endpoints"]),
             dict(m["options"]),
-            m.get("factory"),
             bool(m.get("prepare_in_worker", False)),
         )
 
     def open(self) -> CartStore:
-        if self.factory:
-            import importlib
-
-            module, _, attr = self.factory.partition(":")
-            store: CartStore = getattr(importlib.import_module(module), attr)(**self.options)
-            return store
         from targets import open_store
 
         return open_store(self.target, self.endpoints, self.options)

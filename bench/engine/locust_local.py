@@ -1,6 +1,6 @@
 """Locust glue for one generator process: a ``LocalRunner`` running one scheduling user.
 
-Owned by the load engine.  Imports locust (monkey-patching) — import this module only from
+Imports locust (monkey-patching) — import this module only from
 ``run_load`` or after ``prepare_runtime()``.
 
 Locust is the engine: ``Environment(events=locust.events)`` (without the global events object

@@ -1,6 +1,6 @@
 """Feed Locust's own request statistics in bulk, once per op type per interval.
 
-Owned by the load engine.  Locust's ``events.request.fire`` → ``RequestStats.log_request``
+Locust's ``events.request.fire`` → ``RequestStats.log_request``
 cost ~5 µs per operation in the generator (more than everything else we do per operation
 together), so the engine does not fire ``events.request`` per operation.  Instead, when the
 recorder closes an interval (once a second), ``LocustStatsSink.flush`` applies each op

@@ -1,7 +1,7 @@
 """The per-target interval pipeline: each closed interval → HDR logs, CSV row, results.json,
 saturation detector, live-progress callback; and the final ``TargetLoadResult``.
 
-Owned by the load engine.  The same pipeline serves a single process (intervals come from the
+The same pipeline serves a single process (intervals come from the
 local recorder) and the master of ``--workers N`` (intervals merged from the workers).
 """
 

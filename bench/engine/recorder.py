@@ -1,6 +1,6 @@
 """The recorder: every operation's two latencies into HdrHistograms, per op, per interval.
 
-Owned by the load engine.  For every completed operation it records, side by side:
+For every completed operation it records, side by side:
 
 * **intended latency** = end − *intended* start (the coordinated-omission-corrected latency a
   user of an open system sees; includes waiting for an in-flight slot and for the cart);

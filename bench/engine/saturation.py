@@ -1,6 +1,6 @@
 """Is the *generator* the bottleneck?  A pure detector fed once per interval, plus a CPU probe.
 
-Owned by the load engine.  Thresholds (documented in docs/RESULTS.md):
+Thresholds (documented in docs/RESULTS.md):
 
 * **schedule lag** p99 > ``LAG_P99_MS`` (50 ms) — the scheduler dispatches operations late
   because its own event loop is busy.  Waiting for an in-flight slot or for a cart is the

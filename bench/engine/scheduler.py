@@ -1,6 +1,6 @@
 """The open-loop scheduler: operations start at their *intended* time, whatever came before.
 
-Owned by the load engine.  Runs inside one gevent hub (one generator process):
+Runs inside one gevent hub (one generator process):
 
 * **arrivals**: intended start times come from the profile's rate at that moment, with
   exponential (``poisson``) or constant (``uniform``) gaps from a seeded RNG.  A gap never

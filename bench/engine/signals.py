@@ -1,6 +1,6 @@
 """SIGINT/SIGTERM while the gevent hub runs: deliver them to the main greenlet.
 
-Owned by the load engine.  ``bench.cli`` installs a SIGTERM handler that raises
+``bench.cli`` installs a SIGTERM handler that raises
 ``Interrupted``; Python runs it in whichever greenlet happens to be executing — the hub or a
 Locust or operation greenlet — where gevent prints and swallows it.  While a load runs,
 ``interrupts_to_main()`` routes both signals through gevent's own signal watcher instead: the

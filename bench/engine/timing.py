@@ -1,6 +1,6 @@
 """The one place where a store call is timed (YCSB ``DBWrapper`` style).
 
-Owned by the load engine.  Stores never time themselves and never need to catch their own
+Stores never time themselves and never need to catch their own
 unexpected exceptions: anything a store raises becomes an ``error`` outcome carrying the
 exception (for the errors-by-type breakdown).  ``BaseException``s that are not ``Exception``
 (``GreenletExit``, ``KeyboardInterrupt``) propagate, and so does ``bench.errors.Interrupted``

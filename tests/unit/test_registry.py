@@ -29,7 +29,8 @@ def test_entry_resolves(name: str) -> None:
     module, _, cls_name = entry.store.partition(":")
     cls = getattr(importlib.import_module(module), cls_name)
     assert inspect.isclass(cls)
-    for method in ("prepare", "browse", "add_item", "remove_item", "view_cart", "checkout",
+    for method in ("prepare", "browse", "add_item", "remove_item", "set_quantity", "view_cart",
+                   "checkout",
                    "snapshot", "settings", "close"):
         assert callable(getattr(cls, method, None)), f"{cls_name} lacks {method}"
     assert set(entry.durability) == set(registry.DURABILITY_PRESETS)

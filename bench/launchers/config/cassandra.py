@@ -1,12 +1,14 @@
-"""Everything the native Cassandra launcher writes before it starts a JVM: pure functions only.
+"""Everything a Cassandra node needs before its JVM starts, for the native and the Docker
+launcher alike: pure functions only.
 
 Only ``cassandra-all`` and its dependencies are on Maven Central; the tarball's ``conf/`` is not,
 so this module generates ``cassandra.yaml``, a logback config and the JVM argument list that
 Cassandra's ``bin/cassandra`` + ``conf/jvm*-server.options`` would otherwise provide.  It also
 chooses loopback addresses that are free (several clusters may run on one machine at once).
 
-Owned by the native Cassandra launcher (``bench/launchers/native/cassandra.py``); tested by
-``tests/unit/test_cassandra_config.py`` without a Cassandra.
+Used by ``bench/launchers/native/cassandra.py`` and ``bench/launchers/docker/cassandra.py``
+(which adds container addressing); tested by ``tests/unit/test_cassandra_config.py`` without a
+Cassandra.
 """
 
 from __future__ import annotations
