@@ -10,6 +10,7 @@ Nothing here knows a datastore or imports locust.
 
 from __future__ import annotations
 
+from workloads.catalog import build_catalog, cart_name, make_catalog, sku_name
 from workloads.loader import (
     apply_options,
     builtin_names,
@@ -26,7 +27,7 @@ from workloads.profile import (
     profile_from_dict,
     profile_to_dict,
 )
-from workloads.samplers import OperationMix, SkuChooser, build_catalog, cart_name, sku_name
+from workloads.samplers import OperationMix, SkuChooser
 
 __all__ = [
     "OPERATIONS",
@@ -42,6 +43,7 @@ __all__ = [
     "cart_name",
     "list_profiles",
     "load_profile",
+    "make_catalog",
     "parse_profile",
     "profile_from_dict",
     "profile_to_dict",

@@ -1,4 +1,5 @@
-"""Key choosers: which SKU and which cart an operation touches, and the catalog they index.
+"""Key choosers: which SKU and which operation an arrival gets (the catalog is
+``workloads.catalog``).
 
 All draws come from a caller-supplied ``random.Random`` so a run is reproducible from its seed.
 """
@@ -12,35 +13,7 @@ import random
 import numpy as np
 import numpy.typing as npt
 
-from targets.base import Catalog, Product
-from workloads.profile import OPERATIONS, CatalogSpec, Profile, SkuDistribution
-
-
-def sku_name(i: int) -> str:
-    return f"sku-{i:06d}"
-
-
-def cart_name(i: int) -> str:
-    return f"cart-{i:06d}"
-
-
-def build_catalog(profile: Profile, seed: int) -> Catalog:
-    """The catalog a run prepares: ``products`` SKUs; the hot set (if any) gets ``hot_stock``."""
-    spec: CatalogSpec = profile.catalog
-    rng = random.Random(seed)
-    hot = profile.sku.hot_skus if profile.sku.kind == "hot-set" else 0
-    products = []
-    for i in range(spec.products):
-        stock = spec.hot_stock if (i < hot and spec.hot_stock is not None) else spec.stock
-        products.append(
-            Product(
-                sku=sku_name(i),
-                name=f"Product {i}",
-                price_cents=rng.randint(199, 49_999),
-                stock=stock,
-            )
-        )
-    return Catalog(products=tuple(products), seed=seed)
+from workloads.profile import OPERATIONS, SkuDistribution
 
 
 class SkuChooser:

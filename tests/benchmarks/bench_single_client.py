@@ -21,11 +21,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from bench.launchers.base import TargetSpec, Topology
 from bench.launchers.native import NativeLauncher
 from targets import open_store
 from targets.base import CartStore, Outcome
-from targets.catalog import ZipfSampler, make_catalog
+from workloads import SkuChooser, SkuDistribution, make_catalog, sku_name
 
 OPERATIONS = ("browse", "add_item", "set_quantity", "view_cart", "remove_item", "checkout")
 
@@ -36,8 +38,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(store: CartStore, calls: int, n_skus: int) -> dict[str, tuple[float, float, str]]:
-    zipf = ZipfSampler(n_skus, seed=1)
-    skus = [f"sku-{zipf.sample() + 1:06d}" for _ in range(calls)]
+    names = [sku_name(i) for i in range(n_skus)]
+    zipf = SkuChooser(names, SkuDistribution(kind="zipf", s=1.1))
+    skus = [names[int(i)] for i in zipf.indices(np.random.default_rng(1), calls)]
     carts = [f"bench-{i}" for i in range(calls)]
     plan: dict[str, Callable[[int], object]] = {
         "browse": lambda i: store.browse(skus[i]),

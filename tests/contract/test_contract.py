@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from targets.base import CartStore, Catalog, OpResult, Outcome, Product, Snapshot
-from targets.catalog import make_catalog
 from targets.reference import ReferenceStore
+from workloads import make_catalog
 
 
-#: A small catalog; sku-000001 has stock 3 so the script can run out of it.
+#: A small catalog; sku-000000 has stock 3 so the script can run out of it.
 def small_catalog() -> Catalog:
     base = make_catalog(n=30, seed=7, stock=20)
     products = list(base.products)
@@ -19,7 +19,7 @@ def small_catalog() -> Catalog:
     return Catalog(products=tuple(products), seed=base.seed)
 
 
-A, B, C, D = "sku-000001", "sku-000002", "sku-000003", "sku-000004"
+A, B, C, D = "sku-000000", "sku-000001", "sku-000002", "sku-000003"
 
 #: (operation, args) — covers every operation and every documented argument outcome.
 SCRIPT: list[tuple[str, tuple[Any, ...]]] = [
