@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.launchers.base import TargetSpec, Topology
-from bench.launchers.native import NativeLauncher
+from bench.launchers.base import Topology
 from targets import open_store
 from targets.base import CartStore
 
@@ -33,29 +31,22 @@ TEST_OPTIONS: dict[str, dict[str, object]] = {
 }
 
 
-@pytest.fixture(scope="session")
-def topologies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Topology]]:
-    """Lazily started topologies, stopped at session end (even on failure/Ctrl-C)."""
-    started: dict[str, Topology] = {}
-    yield started
-    launcher = NativeLauncher()
-    for topo in started.values():
-        launcher.down(topo)
+#: The one session fixture per native topology (tests/conftest.py), shared with the
+#: integration tests so a session never starts the same datastore twice.
+SESSION_FIXTURES = {"postgres": "postgres_topology", "redis-cluster": "redis_topology",
+                    "cassandra": "cassandra_topology"}
 
 
-def _topology(target: str, topologies: dict[str, Topology], base: Path) -> Topology:
-    """The session's topology for ``target``.  ``CARTBENCH_TEST_TOPOLOGY_<TARGET>`` (e.g.
-    ``..._REDIS_CLUSTER``) may name a topology JSON file of an already running cluster to use
-    instead (it is not stopped): handy for Cassandra's ~20 s start during development."""
+def _topology(target: str, request: pytest.FixtureRequest) -> Topology:
+    """The session's topology for ``target`` (started on first use by the session fixture).
+    ``CARTBENCH_TEST_TOPOLOGY_<TARGET>`` (e.g. ``..._REDIS_CLUSTER``) may name a topology JSON
+    file of an already running cluster to use instead (it is not stopped): handy for
+    Cassandra's ~20 s start during development."""
     env = "CARTBENCH_TEST_TOPOLOGY_" + target.upper().replace("-", "_")
     if os.environ.get(env):
         return Topology.from_dict(json.loads(Path(os.environ[env]).read_text()))
-    if target not in topologies:
-        os.environ.setdefault("CARTBENCH_STATE", str(base / "state"))
-        spec = TargetSpec(target=target, run_id=f"contract-{uuid.uuid4().hex[:8]}",
-                          base_dir=base / target)
-        topologies[target] = NativeLauncher().up(spec)
-    return topologies[target]
+    topo: Topology = request.getfixturevalue(SESSION_FIXTURES[target])
+    return topo
 
 
 @pytest.fixture(
@@ -69,12 +60,10 @@ def target(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(
-    target: str, topologies: dict[str, Topology], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CartStore]:
+def store(target: str, request: pytest.FixtureRequest) -> Iterator[CartStore]:
     endpoints = {}
     if target != "reference":
-        endpoints = _topology(target, topologies, tmp_path_factory.getbasetemp()).endpoints
+        endpoints = _topology(target, request).endpoints
     s = open_store(target, endpoints, TEST_OPTIONS[target])
     try:
         yield s
@@ -83,10 +72,8 @@ def store(
 
 
 @pytest.fixture(scope="session")
-def native_topology(
-    topologies: dict[str, Topology], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], Topology]:
+def native_topology(request: pytest.FixtureRequest) -> Callable[[str], Topology]:
     """``native_topology(target)``: the session's native topology (started on first use) —
     shared with ``store``, so modules that address the same servers differently (e.g. through
     the external launcher) do not start them twice."""
-    return lambda target: _topology(target, topologies, tmp_path_factory.getbasetemp())
+    return lambda target: _topology(target, request)
