@@ -15,7 +15,6 @@ Invariants:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,10 +189,3 @@ def alive(topology: Topology) -> str:
             client.close()
         return f"{running}/{len(nodes)}"
     return "-"
-
-
-def pin_generator(cpuset: str | None) -> None:
-    """Pin this process (the load generator) to ``cpuset``; validated first."""
-    osutil.validate_cpuset(cpuset)
-    if cpuset:
-        os.sched_setaffinity(0, osutil.parse_cpuset(cpuset))

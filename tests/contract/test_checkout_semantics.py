@@ -13,7 +13,7 @@ import pytest
 
 from bench.engine.ledger import Ledger
 from targets.base import CartStore, Catalog, OpResult, Outcome, Product
-from targets.catalog import make_catalog
+from workloads import make_catalog
 
 
 def catalog(stocks: dict[int, int], n: int = 8, default: int = 50) -> Catalog:
