@@ -63,8 +63,13 @@ REPORT_TIMESERIES_COLUMNS = (
 
 class SloBlock(TypedDict):
     p99_9_ms: float
+    max_failure_pct: float
+    worst_op: str | None
     worst_op_p99_9_ms: float
-    met: bool
+    failure_pct: float | None  # failed + dropped + abandoned, % of offered
+    met: bool | None  # None: the generator saturated (inconclusive)
+    verdict: str  # "met" | "missed" | "inconclusive"
+    reasons: list[str]
 
 
 class TargetBlock(TypedDict, total=False):
@@ -173,11 +178,57 @@ def worst_op(operations: dict[str, Any], key: str = "p99_9",
     return name, worst
 
 
-def slo_block(block: dict[str, Any], p99_9_ms: float = DEFAULT_SLO_P99_9_MS) -> SloBlock:
-    """``targets.<t>.slo``: the worst operation's intended p99.9 against the SLO."""
-    _, worst = worst_op(block.get("operations") or {})
-    worst = worst or 0.0
-    return {"p99_9_ms": p99_9_ms, "worst_op_p99_9_ms": worst, "met": worst <= p99_9_ms}
+DEFAULT_MAX_FAILURE_PCT = 1.0
+
+
+def failure_pct(totals: dict[str, Any]) -> float | None:
+    """Failed + dropped + abandoned as a percentage of offered operations (None: nothing
+    offered).  Every offered operation that did not end in a success counts against the
+    target: an operation dropped at the backlog cap or abandoned at the end of the drain is
+    as lost to its user as one that failed."""
+    offered = int(totals.get("offered", 0) or 0)
+    if offered <= 0:
+        return None
+    lost = sum(int(totals.get(k, 0) or 0) for k in ("errors", "dropped", "abandoned"))
+    return round(100.0 * lost / offered, 3)
+
+
+def slo_block(
+    block: dict[str, Any], p99_9_ms: float = DEFAULT_SLO_P99_9_MS,
+    max_failure_pct: float = DEFAULT_MAX_FAILURE_PCT,
+) -> SloBlock:
+    """Did the target meet the SLO?  ``met`` is True only if something completed, the worst
+    operation's p99.9 is within ``p99_9_ms`` and at most ``max_failure_pct`` % of the offered
+    operations failed, were dropped or abandoned.  A target whose load generator saturated is
+    neither: ``met`` is None and ``verdict`` ``inconclusive`` (its numbers are the
+    generator's)."""
+    totals = block.get("totals") or {}
+    op, worst = worst_op(block.get("operations") or {})
+    fpct = failure_pct(totals)
+    succeeded = int(totals.get("completed", 0) or 0) - int(totals.get("errors", 0) or 0)
+    reasons: list[str] = []
+    if succeeded <= 0:
+        reasons.append("nothing completed successfully")
+    if worst is not None and worst > p99_9_ms:
+        reasons.append(f"{op} p99.9 {worst:,.1f} ms > {p99_9_ms:,.0f} ms")
+    if fpct is not None and fpct > max_failure_pct:
+        reasons.append(f"{fpct:.2f} % of offered operations failed, were dropped or "
+                       f"abandoned (> {max_failure_pct:g} %)")
+    met: bool | None = not reasons
+    verdict = "met" if met else "missed"
+    if block.get("generator_saturated"):
+        met, verdict = None, "inconclusive"
+        reasons.insert(0, "the load generator saturated: the numbers are not the target's")
+    return {
+        "p99_9_ms": p99_9_ms,
+        "max_failure_pct": max_failure_pct,
+        "worst_op": op,
+        "worst_op_p99_9_ms": worst if worst is not None else 0.0,
+        "failure_pct": fpct,
+        "met": met,
+        "verdict": verdict,
+        "reasons": reasons,
+    }
 
 
 def not_ok(data: dict[str, Any]) -> list[str]:

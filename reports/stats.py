@@ -9,7 +9,8 @@ Templates and plots only format what this module returns. Definitions
   window. Percentiles do not average, but the p-th percentile of a union of intervals is never
   above the largest per-interval p-th percentile, so this is an honest upper bound;
 * p99.9 overall: the worst operation's whole-run intended p99.9 (from results.json);
-* failure share: (errors + dropped) / offered;
+* failure share: (errors + dropped + abandoned) / offered — every offered operation that did
+  not end in a success counts against the target;
 * verdict: ``failed`` (status not ok) > ``inconclusive`` (generator saturated) > ``lost data``
   (acknowledged writes lost or stock oversold) > ``missed SLO`` (worst p99.9 above the SLO or
   failure share above ``max_failure_pct``) > ``survived``.
@@ -47,6 +48,8 @@ class TargetSummary:
     completed: int
     errors: int
     dropped: int
+    abandoned: int  # offered, never completed (in flight or queued when the drain ended)
+    clamped: int  # latencies above the histograms' 1 h ceiling, recorded as 1 h
     throughput_ops_s: float  # whole-run mean of completed ops/s (results.json)
     peak_ops_s: float | None
     peak_window: tuple[float, float] | None
@@ -82,6 +85,8 @@ SUMMARY_COLUMNS = (
     Column("p99_9_worst_ms", "Worst-op p99.9, whole run (ms)", False, "ms"),
     Column("error_pct", "Errors (% of offered)", False, "pct"),
     Column("dropped", "Dropped", False, "count"),
+    Column("abandoned", "Abandoned", False, "count"),
+    Column("clamped", "Clamped (> 1 h)", False, "count"),
     Column("writes_lost", "Acked writes lost", False, "count"),
     Column("oversold_skus", "Oversold SKUs", False, "count"),
 )
@@ -154,13 +159,15 @@ def summarize_target(run: Run, name: str, *, slo_ms: float, window_s: int,
     offered = int(totals.get("offered", 0))
     errors = int(totals.get("errors", 0))
     dropped = int(totals.get("dropped", 0))
+    abandoned = int(totals.get("abandoned", 0))
     error_pct = 100.0 * errors / offered if offered else None
-    failure_pct = 100.0 * (errors + dropped) / offered if offered else None
+    failure_pct = failure_share(totals)
     lost = _int_or_none(audit.get("acknowledged_writes_lost"))
     oversold = _int_or_none(audit.get("oversold_skus"))
-    slo_met = None if worst is None else worst <= slo_ms
     status = str(t.get("status", "unknown"))
     saturated = bool(t.get("generator_saturated", False))
+    # a saturated generator's numbers say nothing about the SLO either way
+    slo_met = None if worst is None or saturated else worst <= slo_ms
     verdict, reasons = _verdict(
         status=status, error=t.get("error"), saturated=saturated, lost=lost,
         oversold=oversold, slo_met=slo_met, worst=worst, worst_op=worst_op, slo_ms=slo_ms,
@@ -170,7 +177,8 @@ def summarize_target(run: Run, name: str, *, slo_ms: float, window_s: int,
         name=name, status=status, error=t.get("error"), saturated=saturated,
         evidence=tuple(str(e) for e in saturation.get("evidence") or ()),
         offered=offered, completed=int(totals.get("completed", 0)), errors=errors,
-        dropped=dropped, throughput_ops_s=float(totals.get("throughput_ops_s", 0.0)),
+        dropped=dropped, abandoned=abandoned, clamped=int(totals.get("clamped", 0)),
+        throughput_ops_s=float(totals.get("throughput_ops_s", 0.0)),
         peak_ops_s=None if peak is None else peak[2],
         peak_window=None if peak is None else (peak[0], peak[1]),
         p99_at_peak_ms=p99_peak, p99_9_at_peak_ms=p999_peak,
@@ -213,14 +221,14 @@ def _verdict(*, status: str, error: Any, saturated: bool, lost: int | None,
     if slo_met is False and worst is not None:
         reasons.append(f"{worst_op} p99.9 {worst:,.0f} ms > SLO {slo_ms:,.0f} ms")
     if failure_pct is not None and failure_pct > max_failure_pct:
-        reasons.append(f"{failure_pct:.2f} % of offered operations failed or were dropped "
-                       f"(> {max_failure_pct:g} %)")
+        reasons.append(f"{failure_pct:.2f} % of offered operations failed, were dropped or "
+                       f"abandoned (> {max_failure_pct:g} %)")
     if slo_met is None:
         reasons.append("no completed operations")
     if reasons:
         return "missed SLO", reasons
     return "survived", [f"worst p99.9 {worst:,.1f} ms ≤ {slo_ms:,.0f} ms, "
-                        f"{failure_pct or 0.0:.2f} % failed or dropped, no data lost"]
+                        f"{failure_pct or 0.0:.2f} % failed, dropped or abandoned, no data lost"]
 
 
 def summarize(run: Run, *, slo_ms: float | None = None, window_s: int = DEFAULT_WINDOW_S,
@@ -247,14 +255,26 @@ def _stored_slo(run: Run) -> float:
 
 
 def _headline(targets: Sequence[TargetSummary], survivors: Sequence[str], slo: float) -> str:
+    """Survived / did not / inconclusive, each named: a target whose generator saturated is
+    never said to have survived or failed."""
     if not targets:
         return "This run has no targets."
-    if not survivors:
-        return f"No target survived the spike within the {slo:,.0f} ms p99.9 SLO."
+    unsure = [t.name for t in targets if t.verdict == "inconclusive"]
+    lost = [t.name for t in targets if t.name not in survivors and t.name not in unsure]
+    within = f"within the {slo:,.0f} ms p99.9 SLO"
     if len(survivors) == len(targets):
-        return f"Every target survived the spike within the {slo:,.0f} ms p99.9 SLO."
-    return (f"{_join(survivors)} survived the spike within the {slo:,.0f} ms p99.9 SLO; "
-            f"{_join([t.name for t in targets if t.name not in survivors])} did not.")
+        return f"Every target survived the spike {within}."
+    if len(lost) == len(targets):
+        return f"No target survived the spike {within}."
+    parts = []
+    if survivors:
+        parts.append(f"{_join(survivors)} survived the spike {within}")
+    if lost:
+        parts.append(f"{_join(lost)} did not" if survivors else
+                     f"{_join(lost)} did not survive the spike {within}")
+    if unsure:
+        parts.append(f"{_join(unsure)}: inconclusive (the load generator saturated)")
+    return "; ".join(parts) + "."
 
 
 def _join(names: Sequence[str]) -> str:
@@ -291,6 +311,15 @@ def best_per_column(targets: Sequence[TargetSummary],
         best[col.key] = frozenset(k for k, v in values.items()
                                   if math.isclose(v, target_value, rel_tol=1e-9))
     return best
+
+
+def failure_share(totals: dict[str, Any]) -> float | None:
+    """(errors + dropped + abandoned) / offered in percent; None if nothing was offered."""
+    offered = int(totals.get("offered", 0) or 0)
+    if offered <= 0:
+        return None
+    lost = sum(int(totals.get(k, 0) or 0) for k in ("errors", "dropped", "abandoned"))
+    return 100.0 * lost / offered
 
 
 def _max_or_none(series: pd.Series) -> float | None:

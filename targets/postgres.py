@@ -26,6 +26,11 @@ for threads and, when locust has monkey-patched first, for greenlets, with a gev
 wait); statements are server-side prepared after ``prepare_threshold`` executions.
 ``add_item``/``set_quantity`` are one statement each (the cart row is ensured in a
 data-modifying CTE): one round trip, no pipeline-mode bookkeeping in the client.
+
+Every operation is bounded: ``statement_timeout`` (5 s by default) cancels a statement on the
+server (``QueryCanceled`` → ``timeout``), and waiting for a pooled connection gives up after
+``pool_timeout_s`` (5 s; a pool timeout → ``timeout``).  Prepare and the audit's snapshot
+lift the statement timeout for themselves.
 """
 
 from __future__ import annotations
@@ -164,9 +169,9 @@ class PostgresStore:
         endpoints: dict[str, Any],
         pool_size: int = 20,
         prepare_threshold: int | None = 1,
-        pool_timeout_s: float = 30.0,
+        pool_timeout_s: float = 5.0,
         connect_timeout_s: float = 10.0,
-        statement_timeout_ms: int = 0,
+        statement_timeout_ms: int = 5000,
     ) -> None:
         if pool_size < 1:
             raise InfraError(f"postgres: pool_size must be at least 1, got {pool_size}")
@@ -174,6 +179,7 @@ class PostgresStore:
         self._pool_size = pool_size
         self._prepare_threshold = prepare_threshold
         self._statement_timeout_ms = statement_timeout_ms
+        self._pool_timeout_s = pool_timeout_s
         conninfo = conninfo_of(endpoints)
         self._dbname = str(psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname", ""))
         options = f"-c statement_timeout={statement_timeout_ms}"
@@ -211,6 +217,7 @@ class PostgresStore:
 
     def prepare(self, catalog: Catalog) -> PrepareReport:
         with self._conn() as conn:
+            conn.execute("SET statement_timeout = 0")  # bulk load: the pool is drained below
             with conn.transaction():
                 conn.execute(SCHEMA)
                 with conn.cursor() as cur:
@@ -308,6 +315,7 @@ class PostgresStore:
         snap = Snapshot()
         with self._conn() as conn, conn.transaction():  # one consistent view
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute("SET LOCAL statement_timeout = 0")  # the audit reads everything
             for cart_id, sku, qty in conn.execute("SELECT cart_id, sku, qty FROM cart_items"):
                 snap.carts.setdefault(cart_id, {})[sku] = qty
             snap.inventory = dict(conn.execute("SELECT sku, stock FROM inventory").fetchall())
@@ -329,6 +337,7 @@ class PostgresStore:
             "pool_size": self._pool_size,
             "prepare_threshold": self._prepare_threshold,
             "statement_timeout_ms": self._statement_timeout_ms,
+            "pool_timeout_s": self._pool_timeout_s,
             "autocommit": True,
             "checkout_isolation": "read committed + row locks in sku order",
         }

@@ -240,7 +240,7 @@ def _render(run_dir: Path) -> None:
 
 
 def _summary_table(data: dict[str, Any]) -> Table:
-    from bench.results import DEFAULT_SLO_P99_9_MS, worst_op
+    from bench.results import worst_op
 
     table = Table(
         title=f"cartbench run {data['run']['id']} — profile {data['run']['profile']['name']}"
@@ -253,9 +253,10 @@ def _summary_table(data: dict[str, Any]) -> Table:
         "p99.9 ms",
         "errors",
         "dropped",
+        "abandoned",
         "lost writes",
         "oversold",
-        f"SLO p99.9≤{DEFAULT_SLO_P99_9_MS:g}ms",
+        "SLO",
         "generator",
     ):
         table.add_column(col)
@@ -273,12 +274,24 @@ def _summary_table(data: dict[str, Any]) -> Table:
             f"{worst999:.1f}",
             str(totals.get("errors", "-")),
             str(totals.get("dropped", "-")),
+            str(totals.get("abandoned", "-")),
             str(audit.get("acknowledged_writes_lost", "-")),
             str(audit.get("oversold_units", "-")),
-            ("met" if slo.get("met") else "missed") if slo else "-",
+            _slo_cell(slo, bool(t.get("generator_saturated"))),
             "[bold red]SATURATED[/bold red]" if t.get("generator_saturated") else "ok",
         )
     return table
+
+
+def _slo_cell(slo: dict[str, Any], saturated: bool) -> str:
+    """met / missed / inconclusive: a saturated generator's numbers are never a verdict."""
+    if saturated:
+        return "[yellow]inconclusive[/yellow]"
+    if not slo:
+        return "-"
+    verdict = slo.get("verdict") or ("met" if slo.get("met") else "missed")
+    limit = slo.get("p99_9_ms")
+    return f"{verdict} (p99.9≤{limit:g}ms)" if isinstance(limit, int | float) else str(verdict)
 
 
 @click.command()

@@ -7,9 +7,11 @@ Master (``run_master``, in the ``bench run`` process): a ``MasterRunner`` bound 
 127.0.0.1 (or ``host``) on a free port; N local worker processes are started
 (``python -c "from bench.engine import run_worker; ..."``), each a ``WorkerRunner``.  Once
 all are ready, the master sends every worker its job with a custom message
-``cartbench_job``: the profile with rates divided by N, the store spec, the SKUs, its own
-share of the carts (cart ``j`` belongs to worker ``j % N``, so per-cart serialisation still
-holds), seed + index.  ``runner.start(N)`` gives each worker one scheduling user.
+``cartbench_job``: the whole profile, the store spec, the SKUs and carts, the seed, its index
+``i`` of N and a shared start time.  Every worker draws the one intended sequence a single
+process would offer and offers its share: cart ``j``'s operations if ``j % N == i`` (so
+per-cart serialisation still holds), browses by arrival number — the merged offered
+sequence is exactly the single-process one, and uniform arrivals stay evenly spaced.  ``runner.start(N)`` gives each worker one scheduling user.
 
 Every second each worker sends ``cartbench_interval`` (its closed ``Interval``, HDR
 histograms encoded) and at the end ``cartbench_done`` (its ledger and per-op counts); the
@@ -40,7 +42,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from bench.engine.ledger import Ledger
 from bench.engine.locust_local import restore_listeners, snapshot_listeners
 from bench.engine.locust_stats import LocustStatsSink
-from bench.engine.pipeline import OnInterval, TargetLoadResult, TargetPipeline
+from bench.engine.pipeline import OnInterval, TargetLoadResult, TargetPipeline, next_after
 from bench.engine.recorder import Interval, Recorder
 from bench.engine.saturation import CpuProbe
 from bench.engine.scheduler import OpenLoopScheduler, StopFlag
@@ -51,6 +53,7 @@ from workloads import Profile, cart_name, profile_from_dict, profile_to_dict
 
 FLUSH_S = 1.0
 READY_TIMEOUT_S = 60.0
+START_DELAY_S = 1.0  # the job reaches every worker (and a worker opens its store) before t = 0
 JOB_TIMEOUT_S = 60.0
 USER_CLASS_NAME = "CartbenchUser"
 
@@ -161,18 +164,21 @@ def run_master(
                     f"workers connected within {READY_TIMEOUT_S:.0f} s ({where})"
                 )
             gevent.sleep(0.1)
-        share = profile.divided(workers)
         skus = catalog.skus
+        carts = [cart_name(j) for j in range(profile.carts)]
         client_ids = sorted(c.id for c in runner.clients.ready)
+        start_at = time.time() + START_DELAY_S  # the shared t = 0 of every worker
         for i, cid in enumerate(client_ids):
             job = {
                 "index": i,
+                "workers": workers,
+                "start_at": start_at,
                 "target": target,
-                "profile": profile_to_dict(share),
+                "profile": profile_to_dict(profile),
                 "store": store_spec.to_message(),
                 "skus": skus,
-                "carts": [cart_name(j) for j in range(profile.carts) if j % workers == i],
-                "seed": seed + 1000 * (i + 1),
+                "carts": carts,
+                "seed": seed,
                 "catalog_seed": seed,
                 "in_flight_cap": max(1, in_flight_cap // workers),
                 "backlog_cap": backlog_cap // workers,
@@ -202,20 +208,24 @@ def run_master(
             gevent.sleep(min(0.1, max(0.0, next_flush - pipeline.elapsed())))
             if pipeline.elapsed() >= next_flush:
                 pipeline.close_interval(_master_interval(recorder, latest, cpu))
-                next_flush += FLUSH_S
+                next_flush = next_after(next_flush, pipeline.elapsed())
         gevent.sleep(0.2)  # let the last interval messages land
         box.raise_if_set()
         pipeline.close_interval(_master_interval(recorder, latest, cpu))
         ledger = Ledger()
         worker_counts: list[dict[str, int]] = []
+        per_s = [0] * (int(profile.duration_s) + 1)
         for i in sorted(done):
             ledger.merge(Ledger.from_message(done[i]["ledger"]))
             worker_counts.append(done[i]["op_counts"])
+            for k, n in enumerate(done[i].get("offered_per_s", ())):
+                per_s[k] += int(n)
         missing = sorted(set(range(workers)) - set(done))
         total = env.stats.total
         pipeline.extra_totals = {
             "locust": {"requests": int(total.num_requests), "failures": int(total.num_failures)},
             "workers": worker_counts,
+            "offered_per_s": per_s,
         }
         status, error = "ok", None
         if missing:
@@ -314,6 +324,8 @@ def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: 
         backlog_cap=int(job["backlog_cap"]),
         drain_timeout_s=float(job["drain_timeout_s"]),
         stop=stop,
+        part=(index, int(job["workers"])),
+        start_at=float(job["start_at"]),
     )
     if spec.prepare_in_worker:
         from workloads import build_catalog
@@ -347,6 +359,7 @@ def _run_job(job: dict[str, Any], env: Environment, runner: WorkerRunner, stop: 
                 "ledger": ledger.to_message(),
                 "op_counts": dict(counts),
                 "abandoned": scheduler.abandoned,
+                "offered_per_s": scheduler.offered_per_s,
             },
         )
         store.close()

@@ -167,7 +167,7 @@ def run_load(
         pipeline.write_results(status="interrupted", error="interrupted", ended_at=None)
         pipeline.abort()
         raise
-    pipeline.extra_totals = {"locust": locust_counts}
+    pipeline.extra_totals = {"locust": locust_counts, "offered_per_s": scheduler.offered_per_s}
     if stop_event is not None and stop_event.is_set():
         status, error = "interrupted", "stopped before the profile ended"
     return pipeline.finish(status=status, error=error, ledger=ledger)

@@ -24,7 +24,7 @@ from locust.event import DeprecatedEventHook, EventHook
 from locust.exception import StopUser
 
 from bench.engine.locust_stats import LocustStatsSink
-from bench.engine.pipeline import TargetPipeline
+from bench.engine.pipeline import TargetPipeline, next_after
 from bench.engine.recorder import Interval, Recorder
 from bench.engine.saturation import CpuProbe
 from bench.engine.scheduler import OpenLoopScheduler
@@ -98,7 +98,7 @@ def run_local(
                 scheduler.finished.wait(min(POLL_S, max(0.0, next_flush - pipeline.elapsed())))
                 if pipeline.elapsed() >= next_flush:
                     pipeline.close_interval(close_local_interval(recorder, scheduler, cpu))
-                    next_flush += FLUSH_S
+                    next_flush = next_after(next_flush, pipeline.elapsed())
             box.raise_if_set()
             if scheduler.interrupted is not None:
                 raise scheduler.interrupted

@@ -79,6 +79,15 @@ class TargetLoadResult:
 OnInterval = Callable[[IntervalStats], None]
 
 
+def next_after(planned_s: float, now_s: float, every_s: float = 1.0) -> float:
+    """When to close the next interval: ``every_s`` after the planned end of this one, or,
+    if this one closed late (the event loop was blocked, the process stopped), ``every_s``
+    after now — no catch-up intervals of near-zero width, and a late interval is simply a
+    wider one (its width is recorded and counts as stalled time)."""
+    nxt = planned_s + every_s
+    return nxt if nxt > now_s else now_s + every_s
+
+
 class TargetPipeline:
     def __init__(
         self,
@@ -133,10 +142,14 @@ class TargetPipeline:
             self.hlogs.write(name, "service", op.service, start_s, end_s)
         self.hlogs.flush()
         lag_p99 = percentile_ms(iv.lag, 99.0)
-        self.detector.observe(start_s, lag_p99, iv.max_process_cpu_pct)
-        intended, service = iv.all_ops("intended"), iv.all_ops("service")
         c = iv.counts
         stage = self.profile.stage_at(start_s).name
+        self.detector.observe(
+            start_s, end_s - start_s, stage, started=c["started"], late=c["late"],
+            max_lag_ms=iv.lag.get_max_value() / 1000.0,
+            max_process_cpu_pct=iv.max_process_cpu_pct,
+        )
+        intended, service = iv.all_ops("intended"), iv.all_ops("service")
         rate = self.profile.rate_at(start_s)
         self.csv.write(
             {
@@ -200,6 +213,7 @@ class TargetPipeline:
             "errors": c["errors"],
             "dropped": c["dropped"],
             "queued": c["queued"],
+            "late": c["late"],
             "clamped": c["clamped"],
             # never completed: still in flight or in the backlog when the drain timed out
             "abandoned": max(0, c["offered"] - c["dropped"] - c["completed"]),
@@ -218,6 +232,7 @@ class TargetPipeline:
         return {k: ops[k] for k in sorted(ops, key=_op_order)}
 
     def _target_doc(self, status: str, error: str | None, ended_at: str | None) -> dict[str, Any]:
+        self.detector.set_lag_percentile(percentile_ms(self.totals.lag, 99.9))
         sat = self.detector.to_json()
         return {
             "status": status,

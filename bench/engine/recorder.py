@@ -6,6 +6,11 @@ For every completed operation it records, side by side:
   user of an open system sees; includes waiting for an in-flight slot and for the cart);
 * **service time**     = end − actual send (what the datastore took).
 
+Only operations that did not fail go into these two: a failed operation (``conflict``,
+``unavailable``, ``timeout``, ``error``) is recorded in a histogram of its own per outcome
+(``failed[outcome]``, intended latency), so that fast failures during a fault never pull the
+success percentiles down, and slow failures (timeouts) are visible as such.
+
 Values are microseconds, 3 significant digits, 1 µs … 1 h (larger values are clamped to the
 top and counted in ``clamped``).  Besides the per-op histograms, each interval carries the
 target-wide **schedule lag** histogram (the generator's lateness) and **queue wait**
@@ -30,6 +35,7 @@ import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
 from bench.engine.hdrstats import mean, percentiles, record_many
+from bench.engine.saturation import LATE_MS
 from targets.base import OpResult, Outcome
 from workloads import OPERATIONS
 
@@ -93,10 +99,20 @@ class OpInterval:
     errors: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     errors_by_type: Counter[str] = field(default_factory=Counter)
+    #: failed outcome -> intended latency of the operations that failed that way
+    failed: dict[str, HdrHistogram] = field(default_factory=dict)
+
+    def failed_histogram(self, outcome: str) -> HdrHistogram:
+        h = self.failed.get(outcome)
+        if h is None:
+            h = self.failed[outcome] = new_histogram()
+        return h
 
     def absorb(self, other: OpInterval) -> None:
         self.intended.add(other.intended)
         self.service.add(other.service)
+        for outcome, h in other.failed.items():
+            self.failed_histogram(outcome).add(h)
         self.count += other.count
         self.errors += other.errors
         self.outcomes.update(other.outcomes)
@@ -105,11 +121,14 @@ class OpInterval:
     def release(self) -> None:
         release(self.intended)
         release(self.service)
+        for h in self.failed.values():
+            release(h)
 
     def to_message(self) -> dict[str, Any]:
         return {
             "intended": self.intended.encode().decode("ascii"),
             "service": self.service.encode().decode("ascii"),
+            "failed": {k: h.encode().decode("ascii") for k, h in self.failed.items()},
             "count": self.count,
             "errors": self.errors,
             "outcomes": dict(self.outcomes),
@@ -125,6 +144,7 @@ class OpInterval:
             errors=int(m["errors"]),
             outcomes=Counter(m["outcomes"]),
             errors_by_type=Counter(m["errors_by_type"]),
+            failed={k: _decode(v) for k, v in m.get("failed", {}).items()},
         )
 
 
@@ -136,7 +156,7 @@ def _decode(blob: str) -> HdrHistogram:
     return h
 
 
-COUNTERS = ("offered", "started", "completed", "errors", "dropped", "queued", "clamped")
+COUNTERS = ("offered", "started", "completed", "errors", "dropped", "queued", "late", "clamped")
 
 
 @dataclass
@@ -218,6 +238,7 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
 _FAILED = np.array([o.is_failure for o in OUTCOMES])
 QUEUED_NS = 1_000_000  # waited more than 1 ms for a slot or its cart: counted "queued"
+LATE_NS = int(LATE_MS * 1_000_000)  # schedule lag beyond this: counted "late" (saturation)
 
 
 class Recorder:
@@ -327,6 +348,9 @@ class Recorder:
         queued = int(np.count_nonzero(sent[:, 1] > QUEUED_NS))
         if queued:
             counts["queued"] += queued
+        late = int(np.count_nonzero(sent[:, 0] > LATE_NS))
+        if late:
+            counts["late"] += late
         errors = 0
         for i in np.unique(done[:, 0]).tolist():
             rows = done[done[:, 0] == i]
@@ -341,10 +365,15 @@ class Recorder:
             failed = int(by_outcome[_FAILED].sum())
             op.errors += failed
             errors += failed
+            if self.sink is not None:
+                self.sink.flush(name, rows[:, 2])  # Locust counts failures as requests too
+            if failed:
+                bad = _FAILED[rows[:, 1]]
+                for k in np.flatnonzero(by_outcome * _FAILED).tolist():
+                    self._flush(rows[rows[:, 1] == k][:, 2], op.failed_histogram(OUTCOMES[k].value))
+                rows = rows[~bad]
             self._flush(rows[:, 2], op.intended)
             self._flush(rows[:, 3], op.service)
-            if self.sink is not None:
-                self.sink.flush(name, rows[:, 2])
         if errors:
             counts["errors"] += errors
         for (i, kind), n in self._errors.items():
@@ -386,5 +415,9 @@ class Totals:
                 "errors_by_type": dict(sorted(op.errors_by_type.items())),
                 "latency_ms": {"intended": summarize(op.intended), "service": summarize(op.service)},
                 "spectrum": {"intended": spectrum(op.intended), "service": spectrum(op.service)},
+                "failed": {
+                    outcome: {"count": int(h.get_total_count()), "latency_ms": summarize(h)}
+                    for outcome, h in sorted(op.failed.items())
+                },
             }
         return out

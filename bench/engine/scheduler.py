@@ -2,16 +2,20 @@
 
 Runs inside one gevent hub (one generator process):
 
-* **arrivals**: intended start times come from the profile's rate at that moment, with
-  exponential (``poisson``) or constant (``uniform``) gaps from a seeded RNG.  A gap never
-  crosses a stage boundary: at a boundary the draw restarts at the new stage's rate (exact
-  for Poisson on hold/step stages thanks to memorylessness).
+* **arrivals**: intended start times come from the profile's *integrated* rate
+  (``workloads/arrivals.py``: inversion of ``Λ(t)``, Poisson or uniform), so ramps, steps,
+  zero-rate stages and stage boundaries offer exactly what the profile says.
+* **common random numbers**: the intended sequence (times, operation, cart, SKU, quantity)
+  is a pure function of seed and profile: every kind of draw has its own stream and every
+  arrival consumes the same draws whatever happens to it (``_plan``).  Every target of a run
+  is offered the same sequence; with ``--workers N`` process ``i`` offers its share ``i`` of
+  that one sequence (``part``), from a shared t = 0 (``start_at``).
 * **dispatch**: the scheduler greenlet sleeps until the next intended start, then handles
   every arrival that is due; a worker that finishes an operation also dispatches whatever
   has become due (never early), so a busy generator needs no greenlet switch per arrival.
-* **in-flight cap**: at most ``in_flight_cap`` operations run at once.  An arrival that finds
-  no free slot waits in a bounded backlog, *keeping its intended start*; beyond
-  ``backlog_cap`` it is counted ``dropped``.
+* **in-flight cap**: at most ``in_flight_cap`` operations hold a slot at once (running,
+  ready, or parked on a busy cart).  An arrival that finds no free slot waits in a bounded
+  backlog, *keeping its intended start*; beyond ``backlog_cap`` it is counted ``dropped``.
 * **lag vs queue wait**: between its intended start and its send an operation's time splits
   into the *generator's* lateness — *schedule lag* = (dispatch − intended) + (a worker takes
   it − slot granted), i.e. the event loop or CPU was busy — and the *target's* — *queue
@@ -19,9 +23,10 @@ Runs inside one gevent hub (one generator process):
   held by an unfinished operation, or the cart's previous operation had not finished.
   Computed as lag = (send − intended) − queue wait, recorded at completion.  Lag is the
   evidence for ``generator_saturated``; queue wait is counted as ``queued``.
-* **one operation per cart at a time**: a cart is chosen among carts with nothing in flight
-  (a few random draws); if every draw hits a busy cart the operation waits for that cart
-  (queue wait again).  This makes the ledger's expected cart contents exact (see ledger.py).
+* **one operation per cart at a time**: the cart is one draw; if it has an operation in
+  flight the new one is parked on the cart *keeping its in-flight slot* (so busy carts count
+  against the cap and the backlog, and memory stays bounded) and waits for it (queue wait
+  again).  This makes the ledger's expected cart contents exact (see ledger.py).
 
 Operations run in ``in_flight_cap`` long-lived worker greenlets (one per slot; spawning a
 greenlet per operation cost ~9 µs).  Granted operations wait in a ``ready`` deque; a worker
@@ -30,16 +35,17 @@ none is already waking, so a store that answers without yielding (the in-memory 
 store) runs a whole batch in one greenlet without a switch per operation, while a store that
 yields on I/O gets one worker per operation.  A cart that is busy is not waited on by a
 blocked greenlet: the operation is parked on the cart (keeping its slot) and the worker that
-finishes the cart's current operation runs it next.  Per operation: ``call_store`` (the one
-timing wrapper: two clock reads) → recorder (one array append) → ledger (writes and cart reads: ``begin`` before, ``apply``
-after, so overlapping or cut-off operations are known).
+finishes the cart's current operation runs it next (``owned``: the cart stays busy).  Per
+operation: ``call_store`` (the one timing wrapper: two clock reads) → recorder (one array
+append) → ledger (writes and cart reads: ``begin`` before, ``apply`` after, so overlapping or
+cut-off operations are known).
 Random draws (operation, cart, SKU, quantity, Poisson gaps) come in numpy batches.
 Locust's own stats are fed per interval by the recorder's sink (``locust_stats.py``).
 """
 
 from __future__ import annotations
 
-import itertools
+import time
 from collections import deque
 from typing import Any, Protocol
 
@@ -54,8 +60,8 @@ from bench.engine.timing import call_store, now_ns, store_methods
 from bench.errors import Interrupted
 from targets.base import CartStore
 from workloads import OPERATIONS, OperationMix, Profile, SkuChooser
+from workloads.arrivals import Arrivals
 
-CART_DRAWS = 4
 YIELD_AFTER_NS = 2_000_000  # workers chaining ops let the hub run every 2 ms
 MAX_QTY = 3
 NEVER = 2**62
@@ -76,10 +82,17 @@ class StopFlag(Protocol):
 
 class Draws:
     """Seeded random draws, refilled ``BATCH`` at a time with numpy (a list ``pop`` per draw
-    instead of a ``random.Random`` call + bisect)."""
+    instead of a ``random.Random`` call + bisect).
+
+    Every kind of draw has a stream of its own (``SeedSequence(seed).spawn``), and every
+    arrival consumes the same draws whatever happens to it (see ``OpenLoopScheduler._plan``):
+    the intended sequence is a pure function of the seed and the profile (common random
+    numbers), never of the target's latency or outcomes."""
 
     def __init__(self, seed: int, mix: OperationMix, skus: SkuChooser, carts: int) -> None:
-        self.rng = np.random.default_rng(seed)
+        streams = np.random.SeedSequence(seed).spawn(6)
+        self._rng_op, self._rng_sku, self._rng_cart, self._rng_qty, self._rng_gap, \
+            self._rng_unit = (np.random.default_rng(s) for s in streams)
         self.mix, self.skus, self.n_carts = mix, skus, carts
         self._ops: list[int] = []
         self._skus: list[int] = []
@@ -90,35 +103,42 @@ class Draws:
 
     def op(self) -> int:
         if not self._ops:
-            self._ops = self.mix.indices(self.rng, BATCH).tolist()
+            self._ops = self.mix.indices(self._rng_op, BATCH).tolist()
         return self._ops.pop()
 
     def sku(self) -> int:
         if not self._skus:
-            self._skus = self.skus.indices(self.rng, BATCH).tolist()
+            self._skus = self.skus.indices(self._rng_sku, BATCH).tolist()
         return self._skus.pop()
 
     def cart(self) -> int:
         if not self._carts:
-            self._carts = self.rng.integers(0, self.n_carts, BATCH).tolist()
+            self._carts = self._rng_cart.integers(0, self.n_carts, BATCH).tolist()
         return self._carts.pop()
 
     def qty(self) -> int:
         if not self._qty:
-            self._qty = self.rng.integers(1, MAX_QTY + 1, BATCH).tolist()
+            self._qty = self._rng_qty.integers(1, MAX_QTY + 1, BATCH).tolist()
         return self._qty.pop()
 
     def exp_gap(self) -> float:
-        """A standard exponential (mean 1): divide by the rate."""
+        """A standard exponential (mean 1)."""
         if not self._gaps:
-            self._gaps = self.rng.standard_exponential(BATCH).tolist()
+            self._gaps = self._rng_gap.standard_exponential(BATCH).tolist()
         return self._gaps.pop()
 
     def unit(self) -> float:
         """Uniform on [0, 1)."""
         if not self._unit:
-            self._unit = self.rng.random(BATCH).tolist()
+            self._unit = self._rng_unit.random(BATCH).tolist()
         return self._unit.pop()
+
+
+class _Parked:
+    """Marker returned by ``_execute`` for an operation parked on its busy cart."""
+
+
+PARKED = _Parked()
 
 
 class OpenLoopScheduler:
@@ -136,11 +156,19 @@ class OpenLoopScheduler:
         backlog_cap: int = 10_000,
         drain_timeout_s: float = 30.0,
         stop: StopFlag | None = None,
+        part: tuple[int, int] = (0, 1),
+        start_at: float | None = None,
     ) -> None:
+        """``part=(i, n)``: this generator process offers the share ``i`` of ``n`` of the one
+        intended sequence (cart ``j``'s operations if ``j % n == i``, browses by arrival
+        number); every process draws the whole sequence.  ``start_at``: the ``time.time()``
+        at which the profile's t = 0 is (all worker processes share it); default: now."""
         if in_flight_cap < 1:
             raise ValueError("in_flight_cap must be >= 1")
         if not carts:
             raise ValueError("no carts")
+        if not 0 <= part[0] < part[1]:
+            raise ValueError(f"bad part {part}")
         self.store = store
         self.profile = profile
         self.recorder = recorder
@@ -148,18 +176,27 @@ class OpenLoopScheduler:
         self.mix = OperationMix(profile.mix)
         self.sku_names = skus
         self.draws = Draws(seed, self.mix, SkuChooser(skus, profile.sku), len(carts))
+        self.arrivals = Arrivals(
+            profile, self.draws.exp_gap if profile.arrival == "poisson" else None
+        )
         self.carts = carts
+        self.part, self.parts = part
+        self.start_at = start_at
         self.in_flight_cap = in_flight_cap
         self.backlog_cap = backlog_cap
         self.drain_timeout_s = drain_timeout_s
         self.stop = stop
-        self.in_flight = 0
+        self.in_flight = 0  # operations holding a slot: running, ready, or parked on a cart
         self.backlog: deque[Op] = deque()
         self.abandoned = 0
         self.t0_ns = 0
+        #: offered operations per second of *intended* time (identical for every target)
+        self.offered_per_s: list[int] = [0] * (int(profile.duration_s) + 1)
+        self._n_arrivals = 0
+        self._intended: dict[str, dict[str, int]] = {}  # cart -> contents if all succeeded
         self._methods = store_methods(store)
         self._ready: deque[Op] = deque()
-        self._busy: dict[str, list[tuple[Op, int]] | None] = {}  # cart -> parked ops
+        self._busy: dict[str, deque[tuple[Op, int]] | None] = {}  # cart -> parked ops
         self._wake: Queue[bool] = Queue()
         self._sleeping = 0  # workers blocked on ``_wake``
         self._waking = 0  # wake tokens not yet taken
@@ -171,40 +208,8 @@ class OpenLoopScheduler:
         self._yield_ns = 0  # when a worker last yielded to let it run
         self.finished = Event()
         self.interrupted: BaseException | None = None
-        self._stage_ends: list[float] = list(itertools.accumulate(s.duration_s for s in profile.stages))
-        self._stage_i = 0
 
     # -- arrivals ---------------------------------------------------------------------
-
-    def _next_arrival(self, t: float) -> float | None:
-        """The intended start (seconds) after ``t``, or None past the profile's end.
-
-        Same arithmetic as ``Profile.rate_at`` with the stage boundaries precomputed (this
-        runs once per operation)."""
-        stages, ends = self.profile.stages, self._stage_ends
-        poisson = self.profile.arrival == "poisson"
-        i = self._stage_i
-        while True:
-            while i < len(stages) and t >= ends[i]:
-                i += 1
-            if i == len(stages):
-                self._stage_i = i
-                return None
-            stage = stages[i]
-            if stage.kind == "ramp" and stage.duration_s > 0:
-                frac = (t - (ends[i] - stage.duration_s)) / stage.duration_s
-                rate = stage.rate_start + (stage.rate_end - stage.rate_start) * frac
-            else:
-                rate = stage.rate_start
-            if rate <= 0:
-                t = ends[i] if stage.kind != "ramp" else min(t + 0.01, ends[i])
-                continue
-            gap = self.draws.exp_gap() / rate if poisson else 1.0 / rate
-            if t + gap >= ends[i] and poisson and stage.kind != "ramp":
-                t = ends[i]  # memoryless: redraw at the next stage's rate
-                continue
-            self._stage_i = i
-            return t + gap if t + gap < ends[-1] else None
 
     def _stopped(self) -> bool:
         return self.interrupted is not None or (self.stop is not None and self.stop.is_set())
@@ -233,7 +238,9 @@ class OpenLoopScheduler:
         (``_dispatch_due``), so a busy generator runs without a greenlet switch per
         operation; this loop covers the idle gaps and checks the stop flags."""
         self.t0_ns = now_ns()
-        self._set_next(self._next_arrival(0.0))
+        if self.start_at is not None:  # the shared t = 0, on this process's clock
+            self.t0_ns += int((self.start_at - time.time()) * 1e9)
+        self._set_next(self.arrivals.next())
         while self._nxt is not None:
             if self._stopped():
                 self._set_next(None)
@@ -256,9 +263,13 @@ class OpenLoopScheduler:
         """Handle every arrival due by ``now`` (never yields)."""
         self._tick_ns = now
         nxt, due, t0 = self._nxt, self._due_ns, self.t0_ns
+        arrivals = self.arrivals
         while due <= now and nxt is not None:
-            self._arrive(due, now)
-            nxt = self._next_arrival(nxt)
+            op = self._plan(due)
+            if op is not None:
+                self.offered_per_s[int(nxt)] += 1
+                self._arrive(op, now)
+            nxt = arrivals.next()
             due = t0 + int(nxt * 1e9) if nxt is not None else NEVER
         self._nxt, self._due_ns = nxt, due
 
@@ -271,45 +282,69 @@ class OpenLoopScheduler:
 
     # -- one arrival --------------------------------------------------------------------
 
-    def _pick_cart(self) -> str:
-        carts, busy, draw = self.carts, self._busy, self.draws.cart
-        cart = carts[0]
-        for _ in range(CART_DRAWS):
-            cart = carts[draw()]
-            if cart not in busy:
-                return cart
-        return cart
+    def _plan(self, intended_ns: int) -> Op | None:
+        """The arrival's operation, or None if another generator process offers it.
 
-    def _plan(self, intended_ns: int, wait: int) -> Op:
+        Every arrival consumes the same draws whatever its fate (dropped, another process's,
+        a remove from an empty cart), so the sequence never depends on the target: the op,
+        then browse: SKU; view/checkout: cart; add: cart, SKU, quantity; remove: cart, unit,
+        SKU; set: cart, unit, SKU, quantity.  The SKU a remove/set picks comes from the cart's
+        *intended* contents (every earlier planned write applied as if it succeeded), not
+        from acknowledged state."""
         d = self.draws
         op = d.op()
+        n = self._n_arrivals
+        self._n_arrivals = n + 1
         if op == BROWSE:
-            return (op, None, (self.sku_names[d.sku()],), intended_ns, wait)
-        cart = self._pick_cart()
-        if op in (VIEW, CHECKOUT):
-            return (op, cart, (cart,), intended_ns, wait)
+            b = d.sku()
+            if self.parts > 1 and n % self.parts != self.part:
+                return None
+            return (op, None, (self.sku_names[b],), intended_ns, 0)
+        c = d.cart()
+        mine = self.parts == 1 or c % self.parts == self.part
+        cart = self.carts[c]
+        if op == VIEW:
+            return (op, cart, (cart,), intended_ns, 0) if mine else None
+        if op == CHECKOUT:
+            if not mine:
+                return None
+            self._intended.pop(cart, None)
+            return (op, cart, (cart,), intended_ns, 0)
         if op == ADD:
-            return (op, cart, (cart, self.sku_names[d.sku()], d.qty()), intended_ns, wait)
-        contents = self.ledger.contents(cart)
+            added, qty = self.sku_names[d.sku()], d.qty()
+            if not mine:
+                return None
+            into = self._intended.setdefault(cart, {})
+            into[added] = into.get(added, 0) + qty
+            return (op, cart, (cart, added, qty), intended_ns, 0)
+        u, k = d.unit(), d.sku()
+        qty = d.qty() if op == SET_QTY else 0
+        if not mine:
+            return None
+        contents = self._intended.get(cart)
+        sku: str
         if contents:
             keys = list(contents)
-            sku = keys[int(d.unit() * len(keys))]
+            sku = keys[int(u * len(keys))]
         else:
-            sku = self.sku_names[d.sku()]
+            sku = self.sku_names[k]  # an empty cart: a SKU it does not hold (not_found)
         if op == SET_QTY:
-            return (op, cart, (cart, sku, d.qty()), intended_ns, wait)
-        return (op, cart, (cart, sku), intended_ns, wait)
+            self._intended.setdefault(cart, {})[sku] = qty
+            return (op, cart, (cart, sku, qty), intended_ns, 0)
+        if contents:
+            contents.pop(sku, None)
+        return (op, cart, (cart, sku), intended_ns, 0)
 
-    def _arrive(self, intended_ns: int, now: int) -> None:
+    def _arrive(self, op: Op, now: int) -> None:
         rec = self.recorder
         rec.n_offered += 1
         if self.in_flight < self.in_flight_cap:
             self.in_flight += 1  # granted at dispatch: no slot wait
-            self._ready.append(self._plan(intended_ns, 0))
+            self._ready.append(op)
             if self._idle.is_set():
                 self._idle.clear()
         elif len(self.backlog) < self.backlog_cap:
-            self.backlog.append(self._plan(intended_ns, now))  # wait_ns = dispatch time
+            self.backlog.append((op[0], op[1], op[2], op[3], now))  # wait_ns = dispatch time
         else:
             rec.n_dropped += 1
 
@@ -335,18 +370,22 @@ class OpenLoopScheduler:
                 return
             while ready:
                 op: Op | None = ready.popleft()
+                owned = False  # True: a parked op handed over, its cart already marked busy
                 if ready:
                     self._wake_one()  # more is ready: another worker, in case this one blocks
                 while op is not None:
-                    end, op = self._execute(op)
-                    if op is None:
-                        self.in_flight -= 1
+                    end, nxt = self._execute(op, owned)
+                    if nxt is PARKED:
+                        op = None  # parked on its cart, keeping its slot
+                    else:
+                        self.in_flight -= 1  # the op finished: its slot is free
                         if backlog and self.in_flight < self.in_flight_cap:
                             o = backlog.popleft()
                             self.in_flight += 1
                             ready.append((o[0], o[1], o[2], o[3], end - o[4]))  # slot granted
                         elif not self.in_flight and not backlog:
                             self._idle.set()
+                        op, owned = nxt, True  # type: ignore[assignment]
                     if self._due_ns <= end:
                         self._dispatch_due(end)  # more arrivals are due: dispatch them here
                     if end - self._yield_ns > YIELD_AFTER_NS:
@@ -358,21 +397,23 @@ class OpenLoopScheduler:
                 if self.finished.is_set():
                     return
 
-    def _execute(self, op: Op) -> tuple[int, Op | None]:
-        """Run ``op`` unless its cart is busy (then park it).  Returns the time it ended and
-        the cart's next parked operation, which the caller runs next (it already holds a
-        slot)."""
+    def _execute(self, op: Op, owned: bool = False) -> tuple[int, Op | _Parked | None]:
+        """Run ``op`` unless its cart is busy (then park it on the cart: it keeps its slot
+        and counts in ``in_flight``).  Returns the time it ended and, if it ran, the cart's
+        next parked operation (None if none), which the caller runs next with
+        ``owned=True`` (the cart stays marked busy in between); ``PARKED`` if it was
+        parked."""
         cart = op[1]
         busy = self._busy
-        if cart is not None:
+        if cart is not None and not owned:
             if cart in busy:
                 parked = busy[cart]
                 t = now_ns()
                 if parked is None:
-                    busy[cart] = [(op, t)]
+                    busy[cart] = deque(((op, t),))
                 else:
                     parked.append((op, t))
-                return t, None
+                return t, PARKED
             busy[cart] = None
         try:
             end = self._call(op)
@@ -381,11 +422,11 @@ class OpenLoopScheduler:
             end = now_ns()
         if cart is None:
             return end, None
-        parked = busy.pop(cart)
+        parked = busy[cart]
         if not parked:
+            del busy[cart]
             return end, None
-        (o, t), rest = parked[0], parked[1:]
-        busy[cart] = rest or None
+        o, t = parked.popleft()
         return end, (o[0], cart, o[2], o[3], o[4] + (end - t))  # waited for its cart
 
     def _call(self, op: Op) -> int:

@@ -79,3 +79,4 @@ class TimeseriesWriter:
 
     def close(self) -> None:
         self._f.close()
+

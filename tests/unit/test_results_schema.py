@@ -47,8 +47,9 @@ def test_worst_op_and_slo() -> None:
            "checkout": {"count": 5, "latency_ms": {"intended": {"p99_9": 450.0}}},
            "view_cart": {"count": 0, "latency_ms": {"intended": {"p99_9": 999.0}}}}
     assert results.worst_op(ops) == ("checkout", 450.0)
-    assert results.slo_block({"operations": ops}) == {
-        "p99_9_ms": 300.0, "worst_op_p99_9_ms": 450.0, "met": False}
+    slo = results.slo_block({"operations": ops})
+    assert slo["p99_9_ms"] == 300.0 and slo["worst_op_p99_9_ms"] == 450.0
+    assert slo["met"] is False and slo["worst_op"] == "checkout" and slo["verdict"] == "missed"
     assert results.worst_op({}) == (None, None)
 
 
