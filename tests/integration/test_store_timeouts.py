@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from targets.catalog import make_catalog
 
 from bench.engine.recorder import Recorder, summarize
 from bench.engine.timing import call_store
 from targets.base import Outcome
 from targets.postgres import PostgresStore
+from workloads.catalog import make_catalog
 
 pytestmark = pytest.mark.integration
 
