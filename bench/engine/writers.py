@@ -45,12 +45,15 @@ class HlogSet:
 
     def write(self, op: str, kind: str, h: HdrHistogram, start_s: float, end_s: float) -> None:
         """One interval line; ``start_s``/``end_s`` relative to the target's start."""
-        _, w = self._writer(f"{op}.{kind}")
         h.set_start_time_stamp(int(self.base_ms + round(start_s * 1000.0)))
         h.set_end_time_stamp(int(self.base_ms + round(end_s * 1000.0)))
-        # Pass 0 so the writer takes the stamps set above relative to base_time (a literal
-        # 0.0 start would be treated as "unset" by the writer anyway).  Max is logged in ms.
-        w.output_interval_histogram(h, 0, 0, max_value_unit_ratio=1000.0)
+        # The line HistogramLogWriter.output_interval_histogram writes, except Interval_Max:
+        # hdrh floors it to whole units of the ratio (ms); here it keeps the µs (3 decimals).
+        f, _ = self._writer(f"{op}.{kind}")
+        start = (h.get_start_time_stamp() - self.base_ms) / 1000.0
+        end = (h.get_end_time_stamp() - self.base_ms) / 1000.0
+        f.write(f"{start:f},{end - start:f},{h.get_max_value() / 1000.0:.3f},"
+                f"{h.encode().decode('ascii')}\n")
 
     def flush(self) -> None:
         for f, _ in self._files.values():

@@ -175,3 +175,16 @@ def test_recorder_done_fills_counters_and_histograms() -> None:
     assert op.intended.get_max_value() == op.intended.get_highest_equivalent_value(3000)
     assert iv.lag.get_total_count() == 2 and iv.queue_wait.get_max_value() >= 1990
     assert rec.rotate().counts["completed"] == 0  # a fresh interval
+
+
+def test_hlog_interval_max_keeps_microseconds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Interval_Max is in ms with µs resolution (hdrh's writer floored it to whole ms)."""
+    from bench.engine.writers import HlogSet
+
+    h = new_histogram()
+    h.record_value(1234)
+    logs = HlogSet(tmp_path, "t", 1_700_000_000.0)
+    logs.write("browse", "service", h, 0.0, 1.0)
+    logs.close()
+    line = (tmp_path / "hdr" / "t" / "browse.service.hlog").read_text().splitlines()[-1]
+    assert line.split(",")[2] == f"{h.get_max_value() / 1000:.3f}" == "1.234"
