@@ -459,7 +459,8 @@ class Ledger:
         if checkouts:
             skus |= set(self.lines.get(cart_id, {}))
         acked_orders = [str(d.value) for d in checkouts if d.outcome is Outcome.OK]
-        per_order_hi: dict[str, int] = {}
+        per_order_hi: dict[str, int] = {}  # what one order may hold
+        shared_hi: dict[str, int] = {}  # what all of the episode's orders may hold together
         for d in ops:
             if d.outcome.is_failure:
                 self.counts["indeterminate_ops"] += 1
@@ -489,7 +490,11 @@ class Ledger:
                 if d.sku == sku or d.op == "checkout":
                     line.note(t)
             lo_pre, hi_pre = line.lo, line.hi
-            per_order_hi[sku] = hi_pre + adds_all
+            sets = [d.qty for d in ops if d.op == "set_quantity" and d.sku == sku
+                    and (d.outcome is Outcome.OK or d.outcome.is_failure)]
+            # a set between two checkouts creates up to its quantity anew
+            per_order_hi[sku] = max([hi_pre, *sets]) + adds_all
+            shared_hi[sku] = hi_pre + sum(sets) + adds_all
             if not resets:
                 line.lo += adds_ok
                 line.hi += adds_all
@@ -517,7 +522,7 @@ class Ledger:
             else:
                 self.maybe_orders.append((cart_id, d.start, dict(per_order_hi), texts[0]))
         if len(acked_orders) > 1:
-            for sku, cap in per_order_hi.items():
+            for sku, cap in shared_hi.items():
                 self.shared_caps.append((acked_orders, cart_id, sku, cap))
 
     # -- merging and transport ----------------------------------------------------------
