@@ -453,9 +453,13 @@ class CassandraStore:
                 return self._compensate(cart_id, done, OpResult(Outcome.OUT_OF_STOCK),
                                         release=order_id)
             except Exception as exc:
-                # this SKU's CAS may have applied (timeout): undo only the known ones, keep
-                # the claim (a retry of these lines answers conflict rather than take twice)
-                return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc))
+                # this SKU's CAS may have applied (timeout): undo only the known ones and
+                # release the claim once they are back. No order was written, so a retry can
+                # place no duplicate; if the ambiguous CAS did commit, the retry takes the
+                # units again (undersell, never oversell). Keeping the claim instead left the
+                # cart unable to check out at all (every retry answered conflict).
+                return self._compensate(cart_id, done, OpResult(outcome_of(exc), error=exc),
+                                        release=order_id)
             done.append((sku, items[sku]))
         try:
             self._exec("order", (order_id, cart_id, items))
